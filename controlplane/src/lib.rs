@@ -1,0 +1,9 @@
+//! The rtpbolt control plane: everything but the per-packet fast path.
+//!
+//! `ng`, `sdp`, `call` and `config` are sans-IO: they take bytes, parameters and
+//! time and return bytes and actions. Only `io` touches sockets, tasks and clocks.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod ng;
+pub mod sdp;

@@ -1,0 +1,1 @@
+//! rtpbolt's data plane: one backend-independent packet function and its backends.

@@ -1,0 +1,202 @@
+//! Starting and stopping the daemons under test.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::bencode::dict;
+use crate::ng::NgClient;
+
+/// Which media relay a test runs: ours or Debian's rtpengine (the oracle).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DaemonKind {
+    Rtpbolt,
+    Rtpengine,
+}
+
+/// A running daemon, killed (by its PID) when dropped.
+pub struct Daemon {
+    pub kind: DaemonKind,
+    pub child: Child,
+    /// Where its ng control socket listens.
+    pub ng: SocketAddr,
+    pub port_min: u16,
+    pub port_max: u16,
+    pub log_path: PathBuf,
+}
+
+static NEXT_BLOCK: AtomicU32 = AtomicU32::new(0);
+
+/// A block of ports no other daemon of this test process uses: one ng port and
+/// `MEDIA_PORTS` media ports. Blocks are spread by PID so that test binaries
+/// running side by side rarely collide.
+pub fn port_block() -> (u16, u16, u16) {
+    const MEDIA_PORTS: u32 = 400;
+    const BLOCKS: u32 = 90; // 90 * 400 = 36000 ports: 22000..58000
+    let n = NEXT_BLOCK.fetch_add(1, Ordering::Relaxed);
+    let block = (std::process::id().wrapping_mul(7) + n) % BLOCKS;
+    let base = 22000 + block * MEDIA_PORTS;
+    let ng = base as u16;
+    (ng, (base + 2) as u16, (base + MEDIA_PORTS - 1) as u16)
+}
+
+/// The workspace's `target/` directory.
+fn target_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {
+        return PathBuf::from(dir);
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target")
+}
+
+/// Path of the rtpbolt binary: `$RTPBOLT_BIN`, or the workspace's build (built on
+/// demand, so `cargo test -p rtpbolt-tests` alone works).
+pub fn rtpbolt_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("RTPBOLT_BIN") {
+        return PathBuf::from(p);
+    }
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let bin = target_dir().join(profile).join("rtpbolt");
+    static BUILD: std::sync::Once = std::sync::Once::new();
+    BUILD.call_once(|| {
+        let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+        cmd.args(["build", "-q", "-p", "controlplane", "--bin", "rtpbolt"]);
+        if profile == "release" {
+            cmd.arg("--release");
+        }
+        let status = cmd
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .status()
+            .expect("run cargo build for rtpbolt");
+        assert!(status.success(), "building rtpbolt failed");
+    });
+    bin
+}
+
+/// Whether Debian's rtpengine is installed (the oracle for differential tests).
+pub fn rtpengine_available() -> bool {
+    std::path::Path::new("/usr/bin/rtpengine").exists()
+}
+
+impl Daemon {
+    /// Starts `kind` listening for ng on `127.0.0.1:<port>` with media on
+    /// `interfaces` (e.g. `["127.0.0.1"]`), plus `extra` options. Waits until it
+    /// answers `ping`.
+    pub fn start(kind: DaemonKind, interfaces: &[&str], extra: &[&str]) -> Daemon {
+        let (ng_port, port_min, port_max) = port_block();
+        let ng: SocketAddr = format!("127.0.0.1:{ng_port}").parse().expect("ng addr");
+        let log_path = std::env::temp_dir().join(format!(
+            "rtpbolt-test-{:?}-{}-{}.log",
+            kind,
+            std::process::id(),
+            ng_port
+        ));
+        let mut args: Vec<String> = vec![
+            "--config-file=none".into(),
+            "--table=-1".into(),
+            "--foreground".into(),
+            "--log-stderr".into(),
+            "--log-level=6".into(),
+            format!("--listen-ng={ng}"),
+            format!("--port-min={port_min}"),
+            format!("--port-max={port_max}"),
+        ];
+        for i in interfaces {
+            args.push(format!("--interface={i}"));
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let program = match kind {
+            DaemonKind::Rtpbolt => rtpbolt_bin(),
+            DaemonKind::Rtpengine => PathBuf::from("/usr/bin/rtpengine"),
+        };
+        let log = std::fs::File::create(&log_path).expect("create daemon log");
+        let child = Command::new(&program)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("dup log"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
+        let mut daemon = Daemon {
+            kind,
+            child,
+            ng,
+            port_min,
+            port_max,
+            log_path,
+        };
+        daemon.wait_ready();
+        daemon
+    }
+
+    fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let client = self.client();
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "{:?} exited during startup with {status}; log:\n{}",
+                    self.kind,
+                    self.log()
+                );
+            }
+            if let Ok(reply) =
+                client.request_timeout(&dict([("command", "ping".into())]), Duration::from_millis(200))
+            {
+                if reply.get_str("result") == Some("pong") {
+                    return;
+                }
+            }
+        }
+        panic!("{:?} did not answer ping; log:\n{}", self.kind, self.log());
+    }
+
+    /// A fresh ng client bound to an ephemeral loopback port.
+    pub fn client(&self) -> NgClient {
+        NgClient::new(self.ng)
+    }
+
+    /// The daemon's log so far (for failure messages).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        // Only the PID of a child we spawned and have not reaped yet.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().expect("wait for daemon")
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.is_running() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_file(&self.log_path);
+        }
+    }
+}
+
+/// A UDP socket on loopback standing in for a SIP phone's media port.
+pub fn bind_udp(ip: &str) -> UdpSocket {
+    let sock = UdpSocket::bind(format!("{ip}:0").replace("::1:0", "[::1]:0")).expect("bind udp");
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("set timeout");
+    sock
+}

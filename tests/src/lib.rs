@@ -1,0 +1,14 @@
+//! Harness for rtpbolt's integration tests: start real daemons (rtpbolt, and
+//! Debian's rtpengine as the oracle), speak ng to them over real UDP, send and
+//! receive RTP on loopback.
+//!
+//! The bencode codec here is deliberately independent of the control plane's,
+//! so a bug there cannot hide itself in the tests.
+
+pub mod bencode;
+pub mod daemon;
+pub mod ng;
+
+pub use bencode::Bencode;
+pub use daemon::{Daemon, DaemonKind};
+pub use ng::NgClient;
