@@ -1,1 +1,62 @@
 //! The flow table: the one contract between rtpbolt's control plane and its data planes.
+//!
+//! Modelled on rtpengine's xt_RTPENGINE forwarding table, but in user space: fixed-size
+//! `#[repr(C)]` slots ([`layout`]) in a shared-memory region ([`FlowTable::create`]: a
+//! memfd; [`FlowTable::create_at`]: a file under `/dev/shm` or hugetlbfs, so a separate
+//! data-plane process can [`FlowTable::attach`]).
+//!
+//! Invariants:
+//! - One writer, the control plane ([`TableWriter`], at most one per region). Data-plane
+//!   workers are lock-free readers ([`TableReader`]); a per-slot seqlock makes them retry
+//!   a read that raced a write, so they never act on a half-written action.
+//! - Workers only write the per-entry counters (relaxed atomics, once per batch).
+//! - A packet whose key has no entry goes to the control plane.
+//! - The header carries [`layout::MAGIC`] and [`layout::LAYOUT_VERSION`], checked on
+//!   attach; reserved bytes and flag bits leave room for SRTP and SSRC rewriting.
+
+pub mod counters;
+pub mod layout;
+mod seqlock;
+mod shm;
+mod table;
+
+use std::net::SocketAddr;
+
+pub use counters::{monotonic_now, FlowCounters};
+pub use layout::{FLOW_BLACKHOLE, FLOW_RTCP, LAYOUT_VERSION};
+pub use table::{
+    EntryId, FlowAction, FlowKey, FlowTable, SrcMismatch, TableReader, TableWriter, MAX_CAPACITY,
+};
+
+/// Errors creating, attaching or writing a flow table.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    /// A system call on the region failed.
+    #[error("flow table {op} failed: {source}")]
+    Io {
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `capacity` live entries already; remove one first.
+    #[error("flow table full ({capacity} entries)")]
+    Full { capacity: usize },
+    /// Requested capacity is zero or too large.
+    #[error("flow table capacity {capacity} not in 1..={max}")]
+    BadCapacity { capacity: usize, max: usize },
+    /// The region is not a flow table of this build's layout.
+    #[error("not a usable rtpbolt flow table: {reason}")]
+    BadRegion { reason: &'static str },
+    /// The region was created by a build with another [`LAYOUT_VERSION`].
+    #[error("flow table layout version {found}, this build uses {expected}")]
+    VersionMismatch { found: u32, expected: u32 },
+    /// Another [`TableWriter`] exists (in this or another process).
+    #[error("flow table already has a writer")]
+    WriterBusy,
+    /// An action's `dst` and `src` must be the same address family.
+    #[error("flow action sends to {dst} from {src}: address families differ")]
+    FamilyMismatch { dst: SocketAddr, src: SocketAddr },
+    /// Flag bits this layout version does not define.
+    #[error("unknown flow flags {flags:#x}")]
+    UnknownFlags { flags: u32 },
+}

@@ -1,0 +1,206 @@
+//! Single-writer seqlock over one slot's [`FlowEntryData`].
+//!
+//! The data is stored as `AtomicU64` words and copied with relaxed atomic loads/stores, so
+//! a reader racing the writer sees torn *values*, never a data race (Boehm, "Can seqlocks
+//! get along with programming language memory models?", MSPC 2012, fig. 6/7):
+//!
+//! - writer: `seq = odd` (relaxed), release fence, store words (relaxed), `seq = even`
+//!   (release);
+//! - reader: `s1 = seq` (acquire), load words (relaxed), acquire fence, `s2 = seq`
+//!   (relaxed); the copy is valid iff `s1 == s2` and `s1` is even.
+//!
+//! Only one thread may call [`write`] on a slot at a time; the table enforces that with
+//! its single [`crate::TableWriter`].
+
+use core::sync::atomic::{fence, Ordering};
+
+use crate::layout::{FlowEntryData, FlowSlot, DATA_WORDS};
+
+type Words = [u64; DATA_WORDS];
+
+// `FlowEntryData` must have no implicit padding: transmuting it to words would otherwise
+// read uninitialised padding bytes. The sum of its field sizes must equal its size.
+const _: () = assert!(
+    4 * core::mem::size_of::<u8>()
+        + core::mem::size_of::<u32>()
+        + 4 * core::mem::size_of::<crate::layout::SockAddrC>()
+        + core::mem::size_of::<u64>()
+        + core::mem::size_of::<[u64; 2]>()
+        == core::mem::size_of::<FlowEntryData>()
+);
+const _: () = assert!(core::mem::size_of::<Words>() == core::mem::size_of::<FlowEntryData>());
+
+#[inline]
+fn to_words(data: &FlowEntryData) -> Words {
+    // SAFETY: both types are 128 bytes; `FlowEntryData` is `repr(C)` with no implicit
+    // padding (asserted above), so every byte is initialised and any `u64` is valid.
+    unsafe { core::mem::transmute::<FlowEntryData, Words>(*data) }
+}
+
+#[inline]
+fn from_words(words: Words) -> FlowEntryData {
+    // SAFETY: same size (asserted above); every field of `FlowEntryData` is an integer or
+    // an array of integers, so any bit pattern, including a torn copy, is a valid value.
+    unsafe { core::mem::transmute::<Words, FlowEntryData>(words) }
+}
+
+/// One read attempt: `None` if the writer was active or raced us (the caller retries).
+#[inline]
+pub(crate) fn try_read(slot: &FlowSlot) -> Option<FlowEntryData> {
+    let s1 = slot.seq.load(Ordering::Acquire);
+    if s1 & 1 != 0 {
+        return None;
+    }
+    let mut words = [0u64; DATA_WORDS];
+    for (w, a) in words.iter_mut().zip(slot.data.iter()) {
+        *w = a.load(Ordering::Relaxed);
+    }
+    fence(Ordering::Acquire);
+    let s2 = slot.seq.load(Ordering::Relaxed);
+    (s1 == s2).then(|| from_words(words))
+}
+
+/// Reads a consistent copy, spinning while the writer is mid-update. The writer holds a
+/// slot odd for a few dozen stores, so the spin is short; it cannot deadlock because the
+/// writer never blocks while a slot is odd.
+#[inline]
+pub(crate) fn read(slot: &FlowSlot) -> FlowEntryData {
+    loop {
+        if let Some(d) = try_read(slot) {
+            return d;
+        }
+        core::hint::spin_loop();
+    }
+}
+
+/// Reads without the seqlock protocol. Only for the single writer, which is the only
+/// thread that ever changes `data`, so its own reads cannot be torn.
+#[inline]
+pub(crate) fn read_as_writer(slot: &FlowSlot) -> FlowEntryData {
+    let mut words = [0u64; DATA_WORDS];
+    for (w, a) in words.iter_mut().zip(slot.data.iter()) {
+        *w = a.load(Ordering::Relaxed);
+    }
+    from_words(words)
+}
+
+/// Publishes `data` into `slot`. Caller must be the only writer of this slot.
+#[inline]
+pub(crate) fn write(slot: &FlowSlot, data: &FlowEntryData) {
+    let s = slot.seq.load(Ordering::Relaxed);
+    debug_assert!(s & 1 == 0, "seqlock writer re-entered");
+    slot.seq.store(s.wrapping_add(1), Ordering::Relaxed);
+    fence(Ordering::Release);
+    for (a, w) in slot.data.iter().zip(to_words(data)) {
+        a.store(w, Ordering::Relaxed);
+    }
+    slot.seq.store(s.wrapping_add(2), Ordering::Release);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::{SockAddrC, SLOT_OCCUPIED};
+    use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
+    use std::sync::Arc;
+
+    fn new_slot() -> FlowSlot {
+        FlowSlot {
+            seq: AtomicU32::new(0),
+            _pad0: 0,
+            data: core::array::from_fn(|_| AtomicU64::new(0)),
+            counters: crate::layout::CountersC {
+                packets: AtomicU64::new(0),
+                bytes: AtomicU64::new(0),
+                errors: AtomicU64::new(0),
+                last_packet_ns: AtomicU64::new(0),
+            },
+        }
+    }
+
+    /// Every field derived from one `n`, so a torn copy (fields from two writes) is
+    /// detectable.
+    fn pattern(n: u64) -> FlowEntryData {
+        let b = n as u8;
+        FlowEntryData {
+            state: SLOT_OCCUPIED,
+            src_mismatch: b,
+            tos: b,
+            _pad0: b,
+            flags: n as u32,
+            key: SockAddrC {
+                family: n as u16,
+                port: n as u16,
+                scope_id: n as u32,
+                addr: [b; 16],
+            },
+            expected_src: SockAddrC {
+                family: n as u16,
+                port: n as u16,
+                scope_id: n as u32,
+                addr: [b; 16],
+            },
+            dst: SockAddrC {
+                family: n as u16,
+                port: n as u16,
+                scope_id: n as u32,
+                addr: [b; 16],
+            },
+            src: SockAddrC {
+                family: n as u16,
+                port: n as u16,
+                scope_id: n as u32,
+                addr: [b; 16],
+            },
+            stream_id: n,
+            _reserved: [n, n],
+        }
+    }
+
+    #[test]
+    fn write_then_read() {
+        let slot = new_slot();
+        write(&slot, &pattern(7));
+        assert_eq!(read(&slot), pattern(7));
+        assert_eq!(slot.seq.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn odd_sequence_makes_reader_retry() {
+        let slot = new_slot();
+        write(&slot, &pattern(1));
+        slot.seq.store(3, Ordering::Relaxed);
+        assert_eq!(try_read(&slot), None);
+        slot.seq.store(4, Ordering::Relaxed);
+        assert_eq!(try_read(&slot), Some(pattern(1)));
+    }
+
+    #[test]
+    fn concurrent_readers_never_see_torn_data() {
+        let slot = Arc::new(new_slot());
+        write(&slot, &pattern(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let slot = slot.clone();
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut reads = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        let d = read(&slot);
+                        assert_eq!(d, pattern(d.stream_id), "torn read");
+                        reads += 1;
+                    }
+                    reads
+                })
+            })
+            .collect();
+        for n in 1..200_000u64 {
+            write(&slot, &pattern(n));
+        }
+        stop.store(true, Ordering::Relaxed);
+        for r in readers {
+            assert!(r.join().unwrap() > 0);
+        }
+    }
+}

@@ -1,0 +1,911 @@
+//! The flow table: open addressing with linear probing over the slots of a shared region.
+//!
+//! Invariants:
+//! - One writer ([`TableWriter`], enforced by a flag in the shared header, so also across
+//!   processes) changes slot state/data; readers only touch counters.
+//! - Entries never move. An upsert of an existing key rewrites its slot in place under the
+//!   seqlock, so a concurrent reader sees the old or the new action, never a mix and never
+//!   a miss. A new key goes to the first tombstone or empty slot on its probe path.
+//! - For every live key at slot `p`, all slots from its home slot to `p` are non-empty.
+//!   `remove` leaves a tombstone, except that a tombstone followed by an empty slot is on
+//!   no probe path and is turned back into empty (with any tombstones before it); this
+//!   keeps the table from silting up without moving entries under readers' feet.
+//! - The slot count is a power of two at least twice the capacity, so probe sequences stay
+//!   short (load factor ≤ 0.5) and `len == capacity` is the "table full" condition.
+
+use core::marker::PhantomData;
+use core::sync::atomic::Ordering;
+use core::time::Duration;
+use std::cell::Cell;
+use std::net::SocketAddr;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::counters::FlowCounters;
+use crate::layout::{
+    FlowEntryData, FlowSlot, Header, SockAddrC, FAMILY_NONE, FLOW_KNOWN_FLAGS, LAYOUT_VERSION,
+    MAGIC, SLOT_EMPTY, SLOT_OCCUPIED, SLOT_TOMBSTONE,
+};
+use crate::seqlock;
+use crate::shm::Region;
+use crate::TableError;
+
+/// Largest capacity accepted; keeps slot indices in `u32` ([`EntryId`]) with room to spare.
+pub const MAX_CAPACITY: usize = 1 << 26;
+
+/// The lookup key: the local (our) address and port a packet arrived on.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct FlowKey(SockAddrC);
+
+impl FlowKey {
+    /// The key for packets arriving on `local`.
+    #[inline]
+    pub fn new(local: SocketAddr) -> FlowKey {
+        FlowKey(SockAddrC::from_socket_addr(local))
+    }
+
+    /// The local address this key stands for.
+    pub fn local(&self) -> SocketAddr {
+        self.0
+            .to_socket_addr()
+            .expect("FlowKey is only built from a SocketAddr, so its family is valid")
+    }
+
+    /// Home slot hash. Fixed (unseeded) because every process mapping the region must agree;
+    /// keys are our own addresses, chosen by the control plane, not by remote peers.
+    #[inline]
+    fn hash(&self) -> u64 {
+        let a = &self.0.addr;
+        let lo = u64::from_le_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]]);
+        let hi = u64::from_le_bytes([a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]]);
+        let meta = u64::from(self.0.family) << 48
+            | u64::from(self.0.port) << 32
+            | u64::from(self.0.scope_id);
+        // Ports vary most; multiply-xorshift (murmur3 fmix64) spreads them over all bits.
+        let mut h = meta ^ lo.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi.rotate_left(29);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+}
+
+/// What to do when a flow has an expected source and a packet comes from elsewhere.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SrcMismatch {
+    /// Forward anyway (the source check is informational).
+    Forward = 0,
+    /// Hand the packet to the control plane (e.g. to re-latch after a NAT rebinding).
+    Punt = 1,
+    /// Drop it and count an error on the entry (strict source).
+    Drop = 2,
+}
+
+impl TryFrom<u8> for SrcMismatch {
+    type Error = u8;
+    fn try_from(v: u8) -> Result<Self, u8> {
+        match v {
+            0 => Ok(SrcMismatch::Forward),
+            1 => Ok(SrcMismatch::Punt),
+            2 => Ok(SrcMismatch::Drop),
+            other => Err(other),
+        }
+    }
+}
+
+/// The plain-Rust view of an entry's action: what the writer passes in, what readers get.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowAction {
+    /// Where to send the packet.
+    pub dst: SocketAddr,
+    /// Our local address/port to send it from (the other leg's port).
+    pub src: SocketAddr,
+    /// `None`: no source check, forward whatever the source.
+    pub expected_src: Option<SocketAddr>,
+    /// Applies only when `expected_src` is set and differs from the packet's source.
+    pub src_mismatch: SrcMismatch,
+    /// IP TOS / IPv6 traffic class for forwarded packets.
+    pub tos: u8,
+    /// `FLOW_*` bits.
+    pub flags: u32,
+    /// Opaque to the data plane; lets the control plane map entries back.
+    pub stream_id: u64,
+}
+
+impl FlowAction {
+    fn encode(&self, key: &FlowKey) -> FlowEntryData {
+        FlowEntryData {
+            state: SLOT_OCCUPIED,
+            src_mismatch: self.src_mismatch as u8,
+            tos: self.tos,
+            _pad0: 0,
+            flags: self.flags,
+            key: key.0,
+            expected_src: self
+                .expected_src
+                .map_or(SockAddrC::NONE, SockAddrC::from_socket_addr),
+            dst: SockAddrC::from_socket_addr(self.dst),
+            src: SockAddrC::from_socket_addr(self.src),
+            stream_id: self.stream_id,
+            _reserved: [0; 2],
+        }
+    }
+
+    /// `None` if the entry carries values this layout does not know (a corrupt region);
+    /// the caller then treats it as absent, which punts the packet to the control plane.
+    #[inline]
+    fn decode(d: &FlowEntryData) -> Option<FlowAction> {
+        let expected_src = match d.expected_src.family {
+            FAMILY_NONE => None,
+            _ => Some(d.expected_src.to_socket_addr()?),
+        };
+        Some(FlowAction {
+            dst: d.dst.to_socket_addr()?,
+            src: d.src.to_socket_addr()?,
+            expected_src,
+            src_mismatch: SrcMismatch::try_from(d.src_mismatch).ok()?,
+            tos: d.tos,
+            flags: d.flags,
+            stream_id: d.stream_id,
+        })
+    }
+}
+
+/// A slot index, valid until the entry is removed. Workers use it to add counters
+/// without a second lookup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntryId(u32);
+
+impl EntryId {
+    /// The slot index.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// The mapped region plus derived pointers, shared by the table, its writer and readers.
+struct Shared {
+    region: Region,
+    header: *const Header,
+    slots: *const FlowSlot,
+    nslots: usize,
+}
+
+// SAFETY: `header` and `slots` point into `region`, which is Send + Sync and lives as long
+// as `Shared`; they are only dereferenced to shared references whose fields are atomics.
+unsafe impl Send for Shared {}
+// SAFETY: as for Send.
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    const SLOTS_OFFSET: usize = core::mem::size_of::<Header>();
+
+    fn region_len(nslots: usize) -> usize {
+        Self::SLOTS_OFFSET + nslots * core::mem::size_of::<FlowSlot>()
+    }
+
+    fn slots_for(capacity: usize) -> Result<usize, TableError> {
+        if capacity == 0 || capacity > MAX_CAPACITY {
+            return Err(TableError::BadCapacity {
+                capacity,
+                max: MAX_CAPACITY,
+            });
+        }
+        Ok((capacity * 2).next_power_of_two())
+    }
+
+    /// Writes the header of a freshly created, zero-filled region (all slots empty).
+    fn init(region: Region, capacity: usize, nslots: usize) -> Shared {
+        let header = region.ptr().cast::<Header>();
+        // SAFETY: the region is at least `region_len(nslots)` bytes, page aligned (so
+        // 64-aligned for `Header`), freshly created and not yet visible to any other thread
+        // of this process; another process can only see it after we return and hand out
+        // the path/fd, and checks the magic, which is written last.
+        unsafe {
+            (*header).layout_version = LAYOUT_VERSION;
+            (*header).slot_size = core::mem::size_of::<FlowSlot>() as u32;
+            (*header).slots = nslots as u64;
+            (*header).capacity = capacity as u64;
+            core::sync::atomic::fence(Ordering::Release);
+            (*header).magic = MAGIC;
+        }
+        Self::from_region(region, nslots)
+    }
+
+    fn validate(region: Region) -> Result<Shared, TableError> {
+        if region.len() < Self::SLOTS_OFFSET {
+            return Err(TableError::BadRegion {
+                reason: "shorter than the header",
+            });
+        }
+        // SAFETY: the region holds at least a `Header` at a page-aligned address; its
+        // fields are integers/atomics, valid for any bytes; we only read them here.
+        let h = unsafe { &*region.ptr().cast::<Header>() };
+        if h.magic != MAGIC {
+            return Err(TableError::BadRegion {
+                reason: "bad magic",
+            });
+        }
+        if h.layout_version != LAYOUT_VERSION {
+            return Err(TableError::VersionMismatch {
+                found: h.layout_version,
+                expected: LAYOUT_VERSION,
+            });
+        }
+        if h.slot_size as usize != core::mem::size_of::<FlowSlot>() {
+            return Err(TableError::BadRegion {
+                reason: "slot size differs",
+            });
+        }
+        let nslots = usize::try_from(h.slots).unwrap_or(0);
+        let capacity = usize::try_from(h.capacity).unwrap_or(usize::MAX);
+        if !nslots.is_power_of_two() || capacity == 0 || capacity > nslots / 2 {
+            return Err(TableError::BadRegion {
+                reason: "slot count/capacity inconsistent",
+            });
+        }
+        if region.len() < Self::region_len(nslots) {
+            return Err(TableError::BadRegion {
+                reason: "region shorter than its slot array",
+            });
+        }
+        Ok(Self::from_region(region, nslots))
+    }
+
+    fn from_region(region: Region, nslots: usize) -> Shared {
+        let header = region.ptr().cast::<Header>().cast_const();
+        // SAFETY: SLOTS_OFFSET (64) is within the region, checked by the callers.
+        let slots = unsafe { region.ptr().add(Self::SLOTS_OFFSET) }
+            .cast::<FlowSlot>()
+            .cast_const();
+        Shared {
+            region,
+            header,
+            slots,
+            nslots,
+        }
+    }
+
+    #[inline]
+    fn header(&self) -> &Header {
+        // SAFETY: `header` points at the validated header inside `region`, alive as long
+        // as `self`.
+        unsafe { &*self.header }
+    }
+
+    #[inline]
+    fn slot(&self, i: usize) -> &FlowSlot {
+        debug_assert!(i < self.nslots);
+        // SAFETY: callers pass `i` masked by `nslots - 1` (or a checked EntryId), and the
+        // region holds `nslots` slots at 64-byte alignment after the header. Slots are
+        // made of atomics only, so shared references to them are sound under concurrency.
+        unsafe { &*self.slots.add(i) }
+    }
+
+    #[inline]
+    fn mask(&self) -> usize {
+        self.nslots - 1
+    }
+
+    fn capacity(&self) -> usize {
+        self.header().capacity as usize
+    }
+
+    /// Reader-side probe: index and consistent copy of the key's slot.
+    #[inline]
+    fn find(&self, key: &FlowKey) -> Option<(usize, FlowEntryData)> {
+        let mut i = key.hash() as usize & self.mask();
+        for _ in 0..self.nslots {
+            let d = seqlock::read(self.slot(i));
+            match d.state {
+                SLOT_EMPTY => return None,
+                SLOT_OCCUPIED if d.key == key.0 => return Some((i, d)),
+                _ => {}
+            }
+            i = (i + 1) & self.mask();
+        }
+        None
+    }
+}
+
+/// The shared flow table region. Cheap to clone handles from; the mapping lives until the
+/// table and all its readers/writer are dropped.
+pub struct FlowTable {
+    shared: Arc<Shared>,
+}
+
+impl FlowTable {
+    /// A table for up to `capacity` entries in an anonymous memfd.
+    pub fn create(capacity: usize) -> Result<FlowTable, TableError> {
+        let nslots = Shared::slots_for(capacity)?;
+        let region = Region::create_memfd(Shared::region_len(nslots))?;
+        Ok(FlowTable {
+            shared: Arc::new(Shared::init(region, capacity, nslots)),
+        })
+    }
+
+    /// A table in a file under `/dev/shm` or a hugetlbfs mount, so another process can
+    /// [`attach`](Self::attach) by path. An existing file is truncated.
+    pub fn create_at(path: &Path, capacity: usize) -> Result<FlowTable, TableError> {
+        let nslots = Shared::slots_for(capacity)?;
+        let region = Region::create_file(path, Shared::region_len(nslots))?;
+        Ok(FlowTable {
+            shared: Arc::new(Shared::init(region, capacity, nslots)),
+        })
+    }
+
+    /// Maps an existing table file, checking magic, [`LAYOUT_VERSION`] and geometry.
+    pub fn attach(path: &Path) -> Result<FlowTable, TableError> {
+        let region = Region::open_file(path)?;
+        Ok(FlowTable {
+            shared: Arc::new(Shared::validate(region)?),
+        })
+    }
+
+    /// Maps an existing table by descriptor (e.g. the memfd of [`fd`](Self::fd) received
+    /// over a Unix socket); checks as [`attach`](Self::attach).
+    pub fn attach_fd(fd: OwnedFd) -> Result<FlowTable, TableError> {
+        let region = Region::open_fd(fd)?;
+        Ok(FlowTable {
+            shared: Arc::new(Shared::validate(region)?),
+        })
+    }
+
+    /// The descriptor backing the region, to share it with another process.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.shared.region.fd()
+    }
+
+    /// Maximum number of live entries.
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity()
+    }
+
+    /// The single writer. Fails with [`TableError::WriterBusy`] while another exists, in
+    /// this or any other process mapping the region.
+    pub fn writer(&self) -> Result<TableWriter, TableError> {
+        self.shared
+            .header()
+            .writer_active
+            .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .map_err(|_| TableError::WriterBusy)?;
+        Ok(TableWriter {
+            shared: self.shared.clone(),
+            _not_sync: PhantomData,
+        })
+    }
+
+    /// A lock-free reader handle.
+    pub fn reader(&self) -> TableReader {
+        TableReader {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+/// The only handle that changes entries. `Send` but not `Sync`: one thread at a time.
+pub struct TableWriter {
+    shared: Arc<Shared>,
+    _not_sync: PhantomData<Cell<()>>,
+}
+
+impl TableWriter {
+    /// Writer-side probe. Returns the key's slot if present, else the slot a new entry
+    /// should take (first tombstone on the path, else the terminating empty slot), or
+    /// `None` for both if the probe wrapped around without finding room.
+    fn probe(&self, key: &FlowKey) -> (Option<usize>, Option<usize>) {
+        let s = &*self.shared;
+        let mut i = key.hash() as usize & s.mask();
+        let mut first_free = None;
+        for _ in 0..s.nslots {
+            let d = seqlock::read_as_writer(s.slot(i));
+            match d.state {
+                SLOT_OCCUPIED if d.key == key.0 => return (Some(i), None),
+                SLOT_OCCUPIED => {}
+                SLOT_TOMBSTONE => {
+                    first_free.get_or_insert(i);
+                }
+                _ => return (None, Some(first_free.unwrap_or(i))),
+            }
+            i = (i + 1) & s.mask();
+        }
+        (None, first_free)
+    }
+
+    /// Inserts `key` or replaces its action. Counters are kept on replace and start from
+    /// zero on insert.
+    ///
+    /// A worker that looked the key up before its removal may still add one batch's counts
+    /// to the slot after it is reused; that imprecision is accepted to keep counter
+    /// updates a plain `fetch_add`.
+    pub fn upsert(&mut self, key: FlowKey, action: &FlowAction) -> Result<EntryId, TableError> {
+        if action.dst.is_ipv4() != action.src.is_ipv4() {
+            return Err(TableError::FamilyMismatch {
+                dst: action.dst,
+                src: action.src,
+            });
+        }
+        if action.flags & !FLOW_KNOWN_FLAGS != 0 {
+            return Err(TableError::UnknownFlags {
+                flags: action.flags,
+            });
+        }
+        let s = &*self.shared;
+        let data = action.encode(&key);
+        let (found, free) = self.probe(&key);
+        if let Some(i) = found {
+            seqlock::write(s.slot(i), &data);
+            return Ok(EntryId(i as u32));
+        }
+        let h = s.header();
+        if h.len.load(Ordering::Relaxed) as usize >= s.capacity() {
+            return Err(TableError::Full {
+                capacity: s.capacity(),
+            });
+        }
+        // len < capacity <= nslots/2 guarantees an empty or tombstoned slot on any path.
+        let i = free.expect("len < capacity <= slots/2 leaves a free slot on every probe path");
+        let slot = s.slot(i);
+        let was_tombstone = seqlock::read_as_writer(slot).state == SLOT_TOMBSTONE;
+        slot.counters.reset();
+        seqlock::write(slot, &data);
+        h.len.fetch_add(1, Ordering::Relaxed);
+        if was_tombstone {
+            h.tombstones.fetch_sub(1, Ordering::Relaxed);
+        }
+        Ok(EntryId(i as u32))
+    }
+
+    /// Removes `key`, returning its final counters.
+    pub fn remove(&mut self, key: &FlowKey) -> Option<FlowCounters> {
+        let s = &*self.shared;
+        let i = self.probe(key).0?;
+        let slot = s.slot(i);
+        let counters = slot.counters.snapshot();
+        let h = s.header();
+        let next_empty = seqlock::read_as_writer(s.slot((i + 1) & s.mask())).state == SLOT_EMPTY;
+        if next_empty {
+            // No probe path continues past `i`, so it and the tombstones directly before
+            // it are on no live key's path; they can become empty again.
+            let mut j = i;
+            set_state(slot, SLOT_EMPTY);
+            loop {
+                j = j.wrapping_sub(1) & s.mask();
+                let sj = s.slot(j);
+                if j == i || seqlock::read_as_writer(sj).state != SLOT_TOMBSTONE {
+                    break;
+                }
+                set_state(sj, SLOT_EMPTY);
+                h.tombstones.fetch_sub(1, Ordering::Relaxed);
+            }
+        } else {
+            set_state(slot, SLOT_TOMBSTONE);
+            h.tombstones.fetch_add(1, Ordering::Relaxed);
+        }
+        h.len.fetch_sub(1, Ordering::Relaxed);
+        Some(counters)
+    }
+
+    /// The key's current counters.
+    pub fn counters(&self, key: &FlowKey) -> Option<FlowCounters> {
+        let i = self.probe(key).0?;
+        Some(self.shared.slot(i).counters.snapshot())
+    }
+
+    /// The key's current action.
+    pub fn get(&self, key: &FlowKey) -> Option<(EntryId, FlowAction)> {
+        let i = self.probe(key).0?;
+        let d = seqlock::read_as_writer(self.shared.slot(i));
+        Some((EntryId(i as u32), FlowAction::decode(&d)?))
+    }
+
+    /// Counts packets the control plane forwarded itself (e.g. before latching), so the
+    /// entry's counters cover all of the flow's traffic. No-op for an unknown key.
+    pub fn add_counters(&self, key: &FlowKey, packets: u64, bytes: u64, errors: u64) {
+        if let Some(i) = self.probe(key).0 {
+            let now = crate::monotonic_now();
+            self.shared
+                .slot(i)
+                .counters
+                .add(packets, bytes, errors, now);
+        }
+    }
+
+    /// Live entries.
+    pub fn len(&self) -> usize {
+        self.shared.header().len.load(Ordering::Relaxed) as usize
+    }
+
+    /// `len() == 0`.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Tombstoned slots (diagnostics: long probe chains show up here first).
+    pub fn tombstones(&self) -> usize {
+        self.shared.header().tombstones.load(Ordering::Relaxed) as usize
+    }
+}
+
+impl Drop for TableWriter {
+    fn drop(&mut self) {
+        self.shared
+            .header()
+            .writer_active
+            .store(0, Ordering::Release);
+    }
+}
+
+/// Changes only the state byte of a slot the caller (the writer) owns, under the seqlock.
+fn set_state(slot: &FlowSlot, state: u8) {
+    let mut d = seqlock::read_as_writer(slot);
+    d.state = state;
+    seqlock::write(slot, &d);
+}
+
+/// A lock-free reader: `Clone + Send + Sync`, one per worker or shared.
+#[derive(Clone)]
+pub struct TableReader {
+    shared: Arc<Shared>,
+}
+
+impl TableReader {
+    /// The key's entry id and action, or `None` (the packet goes to the control plane).
+    /// Copies a few dozen bytes; no allocation, lock or syscall.
+    #[inline]
+    pub fn lookup(&self, key: &FlowKey) -> Option<(EntryId, FlowAction)> {
+        let (i, d) = self.shared.find(key)?;
+        Some((EntryId(i as u32), FlowAction::decode(&d)?))
+    }
+
+    /// Adds a batch's counts to an entry found by [`lookup`](Self::lookup). Relaxed
+    /// atomics; `now` (CLOCK_MONOTONIC) becomes `last_packet` when `packets > 0`.
+    #[inline]
+    pub fn record(&self, id: EntryId, packets: u64, bytes: u64, errors: u64, now: Duration) {
+        if id.index() < self.shared.nslots {
+            self.shared
+                .slot(id.index())
+                .counters
+                .add(packets, bytes, errors, now);
+        }
+    }
+
+    /// Counters of the entry in slot `id` (whatever entry occupies it now).
+    pub fn counters(&self, id: EntryId) -> Option<FlowCounters> {
+        (id.index() < self.shared.nslots).then(|| self.shared.slot(id.index()).counters.snapshot())
+    }
+
+    /// Live entries (relaxed; for metrics).
+    pub fn len(&self) -> usize {
+        self.shared.header().len.load(Ordering::Relaxed) as usize
+    }
+
+    /// `len() == 0`.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::layout::FLOW_BLACKHOLE;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+    use std::sync::atomic::AtomicBool;
+
+    fn v4(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    fn action(n: u64) -> FlowAction {
+        FlowAction {
+            dst: v4(40_000 + (n % 1000) as u16),
+            src: v4(30_000 + (n % 1000) as u16),
+            expected_src: (n & 1 == 0).then(|| v4(50_000)),
+            src_mismatch: SrcMismatch::Drop,
+            tos: n as u8,
+            flags: 0,
+            stream_id: n,
+        }
+    }
+
+    #[test]
+    fn upsert_lookup_replace_remove() {
+        let t = FlowTable::create(16).unwrap();
+        let mut w = t.writer().unwrap();
+        let r = t.reader();
+        let k = FlowKey::new(v4(30_000));
+        assert_eq!(r.lookup(&k), None);
+        let id = w.upsert(k, &action(1)).unwrap();
+        assert_eq!(r.lookup(&k), Some((id, action(1))));
+        r.record(id, 2, 200, 1, Duration::from_secs(1));
+        // replace keeps the slot and the counters
+        assert_eq!(w.upsert(k, &action(2)).unwrap(), id);
+        assert_eq!(r.lookup(&k).unwrap().1, action(2));
+        assert_eq!(w.counters(&k).unwrap().packets, 2);
+        assert_eq!(w.len(), 1);
+        let c = w.remove(&k).unwrap();
+        assert_eq!((c.packets, c.bytes, c.errors), (2, 200, 1));
+        assert_eq!(r.lookup(&k), None);
+        assert_eq!(w.remove(&k), None);
+        assert!(w.is_empty());
+        // re-insert starts from zero
+        w.upsert(k, &action(3)).unwrap();
+        assert_eq!(w.counters(&k).unwrap(), FlowCounters::default());
+    }
+
+    #[test]
+    fn ipv6_key_and_cross_family_action() {
+        let t = FlowTable::create(4).unwrap();
+        let mut w = t.writer().unwrap();
+        let k = FlowKey::new("[::1]:30002".parse().unwrap());
+        assert_eq!(k.local(), "[::1]:30002".parse::<SocketAddr>().unwrap());
+        let a = FlowAction {
+            dst: v4(40_000),
+            src: v4(30_000),
+            ..action(1)
+        };
+        w.upsert(k, &a).unwrap();
+        assert_eq!(t.reader().lookup(&k).unwrap().1, a);
+        assert_ne!(
+            t.reader().lookup(&FlowKey::new(v4(30_002))),
+            t.reader().lookup(&k)
+        );
+    }
+
+    #[test]
+    fn rejects_family_mismatch_and_unknown_flags() {
+        let t = FlowTable::create(4).unwrap();
+        let mut w = t.writer().unwrap();
+        let k = FlowKey::new(v4(1));
+        let bad = FlowAction {
+            dst: "[::1]:5".parse().unwrap(),
+            ..action(1)
+        };
+        assert!(matches!(
+            w.upsert(k, &bad),
+            Err(TableError::FamilyMismatch { .. })
+        ));
+        let bad = FlowAction {
+            flags: 1 << 31,
+            ..action(1)
+        };
+        assert!(matches!(
+            w.upsert(k, &bad),
+            Err(TableError::UnknownFlags { .. })
+        ));
+        let ok = FlowAction {
+            flags: FLOW_BLACKHOLE,
+            ..action(1)
+        };
+        assert!(w.upsert(k, &ok).is_ok());
+    }
+
+    #[test]
+    fn full_table_errors_and_recovers() {
+        let t = FlowTable::create(8).unwrap();
+        let mut w = t.writer().unwrap();
+        for p in 0..8 {
+            w.upsert(FlowKey::new(v4(p)), &action(p.into())).unwrap();
+        }
+        assert!(matches!(
+            w.upsert(FlowKey::new(v4(100)), &action(0)),
+            Err(TableError::Full { capacity: 8 })
+        ));
+        // replacing an existing key still works when full
+        w.upsert(FlowKey::new(v4(3)), &action(9)).unwrap();
+        w.remove(&FlowKey::new(v4(3))).unwrap();
+        w.upsert(FlowKey::new(v4(100)), &action(0)).unwrap();
+        assert_eq!(w.len(), 8);
+    }
+
+    #[test]
+    fn churn_does_not_silt_up() {
+        let t = FlowTable::create(64).unwrap();
+        let mut w = t.writer().unwrap();
+        for round in 0..200u16 {
+            for p in 0..64 {
+                w.upsert(FlowKey::new(v4(round * 64 + p)), &action(p.into()))
+                    .unwrap();
+            }
+            for p in 0..64 {
+                w.remove(&FlowKey::new(v4(round * 64 + p))).unwrap();
+            }
+        }
+        assert_eq!(w.len(), 0);
+        assert_eq!(w.tombstones(), 0);
+    }
+
+    #[test]
+    fn single_writer_enforced() {
+        let t = FlowTable::create(4).unwrap();
+        let w = t.writer().unwrap();
+        assert!(matches!(t.writer(), Err(TableError::WriterBusy)));
+        drop(w);
+        assert!(t.writer().is_ok());
+    }
+
+    #[test]
+    fn capacity_bounds() {
+        assert!(matches!(
+            FlowTable::create(0),
+            Err(TableError::BadCapacity { .. })
+        ));
+        assert!(matches!(
+            FlowTable::create(MAX_CAPACITY + 1),
+            Err(TableError::BadCapacity { .. })
+        ));
+        assert_eq!(FlowTable::create(5).unwrap().capacity(), 5);
+    }
+
+    #[test]
+    fn attach_by_path_sees_writes_and_checks_header() {
+        let dir = std::env::temp_dir().join(format!("rtpbolt-st-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("flows");
+        let t = FlowTable::create_at(&path, 32).unwrap();
+        let mut w = t.writer().unwrap();
+        let k = FlowKey::new(v4(7));
+        w.upsert(k, &action(7)).unwrap();
+
+        let other = FlowTable::attach(&path).unwrap();
+        assert_eq!(other.capacity(), 32);
+        let (id, a) = other.reader().lookup(&k).unwrap();
+        assert_eq!(a, action(7));
+        other.reader().record(id, 1, 10, 0, Duration::from_secs(3));
+        assert_eq!(w.counters(&k).unwrap().bytes, 10);
+        // the writer flag lives in the region, so it holds across mappings
+        assert!(matches!(other.writer(), Err(TableError::WriterBusy)));
+
+        // by fd as well
+        let fd = t.fd().try_clone_to_owned().unwrap();
+        assert_eq!(
+            FlowTable::attach_fd(fd)
+                .unwrap()
+                .reader()
+                .lookup(&k)
+                .unwrap()
+                .1,
+            action(7)
+        );
+
+        std::fs::write(dir.join("junk"), [0u8; 4096]).unwrap();
+        assert!(matches!(
+            FlowTable::attach(&dir.join("junk")),
+            Err(TableError::BadRegion { .. })
+        ));
+        drop((w, t, other));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn attach_rejects_other_layout_version() {
+        let t = FlowTable::create(4).unwrap();
+        // SAFETY (test): nobody else uses this table; we corrupt the version on purpose.
+        let h = t.shared.header as *mut Header;
+        // SAFETY: `h` points at this table's live header; single-threaded test.
+        unsafe { (*h).layout_version = LAYOUT_VERSION + 1 };
+        let fd = t.fd().try_clone_to_owned().unwrap();
+        assert!(matches!(
+            FlowTable::attach_fd(fd),
+            Err(TableError::VersionMismatch { .. })
+        ));
+    }
+
+    /// Readers spin on lookups while the writer rewrites, removes and reinserts the same
+    /// keys; every action a reader sees must be one the writer wrote for that key, whole.
+    #[test]
+    fn concurrent_readers_see_no_torn_actions() {
+        let t = FlowTable::create(64).unwrap();
+        let mut w = t.writer().unwrap();
+        const KEYS: u16 = 16;
+        // The action for (key p, version n) encodes both in every field.
+        fn versioned(p: u16, n: u64) -> FlowAction {
+            let port = (n % 60_000) as u16 + 1;
+            FlowAction {
+                dst: SocketAddr::from(([10, p as u8, 0, 1], port)),
+                src: SocketAddr::from(([10, p as u8, 0, 2], port)),
+                expected_src: Some(SocketAddr::from(([10, p as u8, 0, 3], port))),
+                src_mismatch: SrcMismatch::Punt,
+                tos: n as u8,
+                flags: 0,
+                stream_id: n << 16 | u64::from(p),
+            }
+        }
+        for p in 0..KEYS {
+            w.upsert(FlowKey::new(v4(p)), &versioned(p, 0)).unwrap();
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let r = t.reader();
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let (mut hits, mut misses) = (0u64, 0u64);
+                    while !stop.load(Ordering::Relaxed) {
+                        for p in 0..KEYS {
+                            match r.lookup(&FlowKey::new(v4(p))) {
+                                Some((_, a)) => {
+                                    assert_eq!(a.stream_id & 0xffff, u64::from(p));
+                                    assert_eq!(a, versioned(p, a.stream_id >> 16), "torn");
+                                    hits += 1;
+                                }
+                                None => misses += 1,
+                            }
+                        }
+                    }
+                    (hits, misses)
+                })
+            })
+            .collect();
+        for n in 1..30_000u64 {
+            let p = (n % u64::from(KEYS)) as u16;
+            let k = FlowKey::new(v4(p));
+            if n.is_multiple_of(7) {
+                w.remove(&k).unwrap();
+                w.upsert(k, &versioned(p, n)).unwrap();
+            } else {
+                w.upsert(k, &versioned(p, n)).unwrap();
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+        for r in readers {
+            let (hits, _) = r.join().unwrap();
+            assert!(hits > 0);
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Upsert(u16, u64),
+        Remove(u16),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        // A small key space so that sequences hit replace, remove-then-reinsert, tombstone
+        // reuse and the full table.
+        prop_oneof![
+            (0u16..48, any::<u64>()).prop_map(|(k, n)| Op::Upsert(k, n)),
+            (0u16..48).prop_map(Op::Remove),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn model_matches_hashmap(ops in proptest::collection::vec(op(), 1..400)) {
+            const CAP: usize = 32;
+            let t = FlowTable::create(CAP).unwrap();
+            let mut w = t.writer().unwrap();
+            let r = t.reader();
+            let mut model: HashMap<u16, FlowAction> = HashMap::new();
+            for op in ops {
+                match op {
+                    Op::Upsert(k, n) => {
+                        let res = w.upsert(FlowKey::new(v4(k)), &action(n));
+                        if model.len() >= CAP && !model.contains_key(&k) {
+                            prop_assert!(matches!(res, Err(TableError::Full { .. })), "expected Full, got {:?}", res);
+                        } else {
+                            prop_assert!(res.is_ok());
+                            model.insert(k, action(n));
+                        }
+                    }
+                    Op::Remove(k) => {
+                        prop_assert_eq!(
+                            w.remove(&FlowKey::new(v4(k))).is_some(),
+                            model.remove(&k).is_some()
+                        );
+                    }
+                }
+                prop_assert_eq!(w.len(), model.len());
+            }
+            for k in 0u16..48 {
+                prop_assert_eq!(r.lookup(&FlowKey::new(v4(k))).map(|(_, a)| a), model.get(&k).copied());
+            }
+        }
+    }
+}
