@@ -1,0 +1,30 @@
+//! Data-plane backends and what they share: the punt path to the control plane.
+//!
+//! A backend only moves packets between the wire and a [`crate::Batch`]; policy is in
+//! [`crate::process`].
+
+pub mod udp;
+
+use core::time::Duration;
+use std::net::SocketAddr;
+
+/// A packet the data plane hands to the control plane (unknown flow, STUN, DTLS, or a
+/// source mismatch with policy Punt). Built off the fast path, so it owns its bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PuntedPacket {
+    /// Our local address it arrived on.
+    pub local: SocketAddr,
+    /// The remote address it came from.
+    pub src: SocketAddr,
+    /// The UDP payload.
+    pub data: Vec<u8>,
+    /// CLOCK_MONOTONIC receive time ([`shared_tables::monotonic_now`]).
+    pub received: Duration,
+}
+
+/// Where punted packets go. The control plane implements it by forwarding into a channel;
+/// it is called from worker threads, so it must not block for long (drop when full).
+pub trait PuntSink: Send + Sync + 'static {
+    /// Takes one punted packet.
+    fn punt(&self, pkt: PuntedPacket);
+}
