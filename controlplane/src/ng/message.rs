@@ -184,6 +184,20 @@ mod tests {
                 String::from_utf8_lossy(req)
             );
         }
+        // Lenient end-of-datagram handling, also recorded from rtpengine 10.5.
+        assert!(parse_datagram(b"c1 d7:command4:ping1:xl").is_ok());
+        assert!(parse_datagram(b"c1 d").is_ok());
+        for bad in [
+            &b"c1 d1:a"[..],
+            b"c1 dl",
+            b"c1 d7:command4:pingi5",
+            b"c1 d7:command4:pingle",
+        ] {
+            assert!(
+                matches!(parse_datagram(bad), Err(NgError::Bencode(_))),
+                "{bad:?}"
+            );
+        }
         assert_eq!(
             reply(br#"c1 {"command":"ping","x":1.5}"#).as_deref(),
             Some(

@@ -651,6 +651,27 @@ impl NgRequest {
         }
     }
 
+    /// The key checks rtpengine makes before running the command, in its order (verified
+    /// on 10.5): offer/answer need `sdp`, `call-id`, `from-tag`, and answer `to-tag`;
+    /// delete and query need `call-id`.
+    pub fn check_required(&self) -> Result<(), NgError> {
+        match self.command {
+            Command::Offer | Command::Answer => {
+                self.require_sdp()?;
+                self.require_call_id()?;
+                self.require_from_tag()?;
+                if self.command == Command::Answer {
+                    self.require_to_tag()?;
+                }
+            }
+            Command::Delete | Command::Query => {
+                self.require_call_id()?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
     /// `call-id`, or rtpengine's "No call-id in message".
     pub fn require_call_id(&self) -> Result<&str, NgError> {
         self.call_id.as_deref().ok_or(NgError::MissingCallId)
@@ -841,6 +862,41 @@ mod tests {
             NgRequest::from_value(&bad).map_err(|e| e.reason()),
             Err("invalid limit, must be >= 0".into())
         );
+    }
+
+    #[test]
+    fn required_keys_in_rtpengine_order() {
+        let check = |pairs: Vec<(&str, Value)>| req(pairs).check_required().map_err(|e| e.reason());
+        assert_eq!(
+            check(vec![("command", "offer".into())]),
+            Err("No SDP body in message".into())
+        );
+        assert_eq!(
+            check(vec![("command", "offer".into()), ("sdp", "x".into())]),
+            Err("No call-id in message".into())
+        );
+        assert_eq!(
+            check(vec![
+                ("command", "offer".into()),
+                ("sdp", "x".into()),
+                ("call-id", "y".into())
+            ]),
+            Err("No from-tag in message".into())
+        );
+        assert_eq!(
+            check(vec![
+                ("command", "answer".into()),
+                ("sdp", "x".into()),
+                ("call-id", "y".into()),
+                ("from-tag", "z".into())
+            ]),
+            Err("No to-tag in message".into())
+        );
+        assert_eq!(
+            check(vec![("command", "query".into())]),
+            Err("No call-id in message".into())
+        );
+        assert_eq!(check(vec![("command", "ping".into())]), Ok(()));
     }
 
     #[test]
