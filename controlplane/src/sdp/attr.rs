@@ -23,9 +23,18 @@ pub(crate) enum AttrClass {
     EndOfCandidates,
     Mid,
     Direction,
-    Rtpmap { pt: u32, encoding: String },
-    Fmtp { pt: u32, params: String },
-    RtcpFb { pt: u32, value: String },
+    Rtpmap {
+        pt: u32,
+        encoding: String,
+    },
+    Fmtp {
+        pt: u32,
+        params: String,
+    },
+    RtcpFb {
+        pt: u32,
+        value: String,
+    },
     Ptime(i64),
     Crypto,
     Fingerprint,
@@ -42,9 +51,8 @@ pub(crate) fn classify(a: &Attribute) -> AttrClass {
             None => AttrClass::Ignore,
         },
         "rtcp-mux" => AttrClass::RtcpMux,
-        "ice-ufrag" | "ice-pwd" | "ice-options" | "ice-lite" | "ice-mismatch" | "remote-candidates" => {
-            AttrClass::Ice
-        }
+        "ice-ufrag" | "ice-pwd" | "ice-options" | "ice-lite" | "ice-mismatch"
+        | "remote-candidates" => AttrClass::Ice,
         "candidate" => match candidate(v.unwrap_or("")) {
             Some(true) => AttrClass::Candidate,
             Some(false) => AttrClass::Other,
@@ -56,14 +64,20 @@ pub(crate) fn classify(a: &Attribute) -> AttrClass {
         "fmtp" => {
             let (pt, params) = token(v.unwrap_or(""));
             match leading_uint(pt) {
-                Some(pt) => AttrClass::Fmtp { pt, params: params.unwrap_or("").into() },
+                Some(pt) => AttrClass::Fmtp {
+                    pt,
+                    params: params.unwrap_or("").into(),
+                },
                 None => AttrClass::Other,
             }
         }
         "rtcp-fb" => {
             let (pt, value) = token(v.unwrap_or(""));
             match leading_uint(pt) {
-                Some(pt) => AttrClass::RtcpFb { pt, value: value.unwrap_or("").into() },
+                Some(pt) => AttrClass::RtcpFb {
+                    pt,
+                    value: value.unwrap_or("").into(),
+                },
                 // `*` and other non-numbers fail rtpengine's parser: kept in place.
                 None => AttrClass::Other,
             }
@@ -105,7 +119,11 @@ fn leading_uint(s: &str) -> Option<u32> {
     if d.is_empty() {
         return None;
     }
-    Some(d.parse::<u64>().map(|v| u32::try_from(v).unwrap_or(u32::MAX)).unwrap_or(u32::MAX))
+    Some(
+        d.parse::<u64>()
+            .map(|v| u32::try_from(v).unwrap_or(u32::MAX))
+            .unwrap_or(u32::MAX),
+    )
 }
 
 /// `str_to_i`-like: optional sign, leading digits, 0 when there are none.
@@ -187,7 +205,10 @@ fn rtpmap(v: &str) -> Option<AttrClass> {
     if clock.is_empty() || !clock.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(AttrClass::Rtpmap { pt, encoding: enc.into() })
+    Some(AttrClass::Rtpmap {
+        pt,
+        encoding: enc.into(),
+    })
 }
 
 fn fingerprint_valid(v: &str) -> bool {
@@ -204,7 +225,10 @@ fn fingerprint_valid(v: &str) -> bool {
         _ => return false,
     };
     let parts: Vec<&str> = fp.split(':').collect();
-    parts.len() == n && parts.iter().all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    parts.len() == n
+        && parts
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// Transport protocols rtpengine treats as RTP (codec handling, a=rtcp).
@@ -260,8 +284,16 @@ mod tests {
 
     fn a(s: &str) -> Attribute {
         match s.split_once(':') {
-            Some((n, v)) => Attribute { name: n.into(), value: Some(v.into()), eol: Eol::CrLf },
-            None => Attribute { name: s.into(), value: None, eol: Eol::CrLf },
+            Some((n, v)) => Attribute {
+                name: n.into(),
+                value: Some(v.into()),
+                eol: Eol::CrLf,
+            },
+            None => Attribute {
+                name: s.into(),
+                value: None,
+                eol: Eol::CrLf,
+            },
         }
     }
 
@@ -276,9 +308,14 @@ mod tests {
         assert_eq!(classify(&a("group:LS 0 1")), AttrClass::Other);
         assert_eq!(classify(&a("ptime:20")), AttrClass::Ptime(20));
         assert_eq!(
-            classify(&a("candidate:1 1 UDP 2130706431 198.51.100.1 2000 typ host")),
+            classify(&a(
+                "candidate:1 1 UDP 2130706431 198.51.100.1 2000 typ host"
+            )),
             AttrClass::Candidate
         );
-        assert_eq!(classify(&a("candidate:1 1 UDP 2130706431")), AttrClass::Other);
+        assert_eq!(
+            classify(&a("candidate:1 1 UDP 2130706431")),
+            AttrClass::Other
+        );
     }
 }

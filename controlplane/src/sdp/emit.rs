@@ -1,6 +1,8 @@
 //! Serialises the model back to text; the inverse of [`super::parse`].
 
-use super::model::{Connection, MediaDescription, MediaLine, Origin, SessionDescription, SessionLine};
+use super::model::{
+    Connection, MediaDescription, MediaLine, Origin, SessionDescription, SessionLine,
+};
 
 pub(crate) fn origin_value(o: &Origin) -> String {
     format!(
@@ -14,7 +16,12 @@ pub(crate) fn connection_value(c: &Connection) -> String {
 }
 
 /// `m=` value with the given port text.
-pub(crate) fn media_value(m: &MediaDescription, port: &str, proto: &str, formats: &[String]) -> String {
+pub(crate) fn media_value(
+    m: &MediaDescription,
+    port: &str,
+    proto: &str,
+    formats: &[String],
+) -> String {
     let mut s = format!("{} {}", m.media, port);
     if let Some(c) = m.port_count {
         s.push_str(&format!("/{c}"));

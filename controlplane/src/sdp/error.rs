@@ -75,8 +75,14 @@ mod tests {
 
     #[test]
     fn reasons_match_rtpengine() {
-        assert_eq!(SdpError::MissingEquals { line: 1 }.reason(), "Failed to parse SDP");
-        assert_eq!(SdpError::NoAddress { index: 0 }.reason(), "Incomplete SDP specification");
+        assert_eq!(
+            SdpError::MissingEquals { line: 1 }.reason(),
+            "Failed to parse SDP"
+        );
+        assert_eq!(
+            SdpError::NoAddress { index: 0 }.reason(),
+            "Incomplete SDP specification"
+        );
         assert_eq!(SdpError::NoMedia.reason(), "Error rewriting SDP");
     }
 }

@@ -193,7 +193,8 @@ impl MediaDescription {
 
     /// The first media-level direction attribute, `None` if there is none.
     pub fn direction(&self) -> Option<Direction> {
-        self.attributes().find_map(|a| Direction::from_attr(&a.name))
+        self.attributes()
+            .find_map(|a| Direction::from_attr(&a.name))
     }
 
     /// `a=rtcp:PORT [IN IP4 addr]`; `None` if absent or not parsable.
@@ -220,7 +221,8 @@ impl MediaDescription {
 
     /// `a=mid` value, if any (rtpengine uses the first).
     pub fn mid(&self) -> Option<&str> {
-        self.attribute("mid").map(|a| a.value.as_deref().unwrap_or(""))
+        self.attribute("mid")
+            .map(|a| a.value.as_deref().unwrap_or(""))
     }
 
     /// Payload types of the format list when every format is a number 0..=127.
@@ -234,7 +236,10 @@ pub(crate) fn parse_pt(s: &str) -> Option<u8> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    s.parse::<u32>().ok().filter(|v| *v <= 127).and_then(|v| u8::try_from(v).ok())
+    s.parse::<u32>()
+        .ok()
+        .filter(|v| *v <= 127)
+        .and_then(|v| u8::try_from(v).ok())
 }
 
 /// A parsed SDP body.
@@ -262,7 +267,8 @@ impl SessionDescription {
 
     /// The session-level direction attribute.
     pub fn direction(&self) -> Option<Direction> {
-        self.attributes().find_map(|a| Direction::from_attr(&a.name))
+        self.attributes()
+            .find_map(|a| Direction::from_attr(&a.name))
     }
 
     /// `s=` value, if present.
@@ -305,9 +311,8 @@ impl SessionDescription {
         let Some(m) = self.media.get(idx) else {
             return Direction::SendRecv;
         };
-        let has = |name: &str| {
-            m.attribute(name).is_some() || self.attributes().any(|a| a.name == name)
-        };
+        let has =
+            |name: &str| m.attribute(name).is_some() || self.attributes().any(|a| a.name == name);
         let (mut send, mut recv) = (true, true);
         if has("recvonly") {
             send = false;
@@ -334,7 +339,10 @@ impl SessionDescription {
             }
             if crate::sdp::attr::proto_is_rtp(&m.proto) {
                 if let Some(bad) = m.formats.iter().find(|f| parse_pt(f).is_none()) {
-                    return Err(SdpError::InvalidPayloadType { index, format: bad.clone() });
+                    return Err(SdpError::InvalidPayloadType {
+                        index,
+                        format: bad.clone(),
+                    });
                 }
             }
         }

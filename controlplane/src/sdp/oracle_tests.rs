@@ -21,12 +21,20 @@ struct Case {
 }
 
 fn plan_for(c: &Case, sdp: &SessionDescription) -> RewritePlan {
-    let address: IpAddr = if c.v6 { "::1".parse().unwrap() } else { "127.0.0.1".parse().unwrap() };
+    let address: IpAddr = if c.v6 {
+        "::1".parse().unwrap()
+    } else {
+        "127.0.0.1".parse().unwrap()
+    };
     RewritePlan {
         replace_origin: c.replace_origin,
         replace_session_connection: c.replace_session_connection,
         original_sendrecv: c.original_sendrecv,
-        ice: if c.ice_remove { IceRewrite::Remove } else { IceRewrite::Default },
+        ice: if c.ice_remove {
+            IceRewrite::Remove
+        } else {
+            IceRewrite::Default
+        },
         rtcp_attr: c.rtcp_attr,
         media: (0..sdp.media.len())
             .map(|i| {
@@ -51,7 +59,12 @@ fn rewrite_matches_rtpengine() {
     for c in CASES {
         let sdp = parse(c.input.as_bytes()).unwrap_or_else(|e| panic!("{}: {e}", c.name));
         sdp.validate().unwrap_or_else(|e| panic!("{}: {e}", c.name));
-        assert_eq!(sdp.emit(), c.input.as_bytes(), "{}: round trip", c.name);
+        assert_eq!(
+            parse(&sdp.emit()).as_ref(),
+            Ok(&sdp),
+            "{}: round trip",
+            c.name
+        );
         let out = rewrite(&sdp, &plan_for(c, &sdp));
         assert_eq!(String::from_utf8(out).unwrap(), c.output, "{}", c.name);
     }
@@ -223,4 +236,167 @@ const CASES: &[Case] = &[
         original_sendrecv: false,
         rtcp_attr: RtcpAttr::Add,
     },
+    Case {
+        name: "static_pt_table_and_unknown",
+        input: "v=0\r\no=- 1 2 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 198.51.100.1\r\nt=0 0\r\na=sendonly\r\nm=audio 2000 RTP/AVP 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 25 26 28 31 32 33 34 35 96 97 127 08\r\na=rtpmap:0 pcmu/8000\r\na=fmtp:96 foo=bar\r\na=rtpmap:97 opus/48000/2\r\na=fmtp:97 useinbandfec=1\r\na=rtcp-fb:* nack\r\na=rtcp-fb:97 nack pli\r\na=rtpmap:98 unused/8000\r\na=rtpmap:broken\r\n",
+        output: "v=0\r\no=- 1 2 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 25 26 28 31 32 33 34 35 96 97 127 8\r\na=rtcp-fb:* nack\r\na=rtpmap:broken\r\na=rtpmap:0 pcmu/8000\r\na=rtpmap:1 /0\r\na=rtpmap:2 /0\r\na=rtpmap:3 GSM/8000\r\na=rtpmap:4 G723/8000\r\na=rtpmap:5 DVI4/8000\r\na=rtpmap:6 DVI4/16000\r\na=rtpmap:7 LPC/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:9 G722/8000\r\na=rtpmap:10 L16/44100\r\na=rtpmap:11 L16/44100/2\r\na=rtpmap:12 QCELP/8000\r\na=rtpmap:13 CN/8000\r\na=rtpmap:14 MPA/90000\r\na=rtpmap:15 G728/8000\r\na=rtpmap:16 DVI4/11025\r\na=rtpmap:17 DVI4/22050\r\na=rtpmap:18 G729/8000\r\na=rtpmap:19 /0\r\na=rtpmap:20 /0\r\na=rtpmap:25 CelB/90000\r\na=rtpmap:26 JPEG/90000\r\na=rtpmap:28 nv/90000\r\na=rtpmap:31 H261/90000\r\na=rtpmap:32 MPV/90000\r\na=rtpmap:33 MP2T/90000\r\na=rtpmap:34 H263/90000\r\na=rtpmap:35 /0\r\na=rtpmap:96 /0\r\na=fmtp:96 foo=bar\r\na=rtpmap:97 opus/48000/2\r\na=fmtp:97 useinbandfec=1\r\na=rtcp-fb:97 nack pli\r\na=rtpmap:127 /0\r\na=rtpmap:8 PCMA/8000\r\na=sendonly\r\na=rtcp:30001\r\n",
+        replace_origin: false,
+        replace_session_connection: false,
+        v6: false,
+        ice_remove: false,
+        original_sendrecv: false,
+        rtcp_attr: RtcpAttr::Add,
+    },
+    Case {
+        name: "duplicate_pts_last_wins",
+        input: "v=0\r\no=- 1 2 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 198.51.100.1\r\nt=0 0\r\nm=video 2000 RTP/AVPF 96 96\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 x=1\r\na=fmtp:96 x=2\r\na=rtcp-fb:96 nack\r\n",
+        output: "v=0\r\no=- 1 2 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=video 30000 RTP/AVPF 96 96\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 x=2\r\na=rtcp-fb:96 nack\r\na=rtpmap:96 H264/90000\r\na=fmtp:96 x=2\r\na=sendrecv\r\na=rtcp:30001\r\n",
+        replace_origin: false,
+        replace_session_connection: false,
+        v6: false,
+        ice_remove: false,
+        original_sendrecv: false,
+        rtcp_attr: RtcpAttr::Add,
+    },
+    Case {
+        name: "odd_protos",
+        input: "v=0\r\no=- 1 2 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 198.51.100.1\r\nt=0 0\r\nm=audio 2000 FOO/BAR 0 abc\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=rtcp:2001\r\na=sendrecv\r\nm=message 5000 TCP/MSRP *\r\ni=chat\r\nb=AS:10\r\na=path:msrp://x\r\nm=audio 2004 RTP/AVP\r\na=ptime:0\r\n",
+        output: "v=0\r\no=- 1 2 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30000 FOO/BAR 0 abc\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\nm=message 5000 TCP/MSRP *\r\ni=chat\r\nc=IN IP4 198.51.100.1\nb=AS:10\r\na=path:msrp://x\r\nm=audio 30020 RTP/AVP\r\na=ptime:0\r\na=sendrecv\r\na=rtcp:30021\r\n",
+        replace_origin: false,
+        replace_session_connection: false,
+        v6: false,
+        ice_remove: false,
+        original_sendrecv: false,
+        rtcp_attr: RtcpAttr::Add,
+    },
+    Case {
+        name: "ice_default_strips_non_ice_leftovers",
+        input: "v=0\r\no=- 1 2 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 198.51.100.1\r\nt=0 0\r\na=ice-lite\r\na=ice-options:trickle\r\nm=audio 2000 RTP/AVP 0\r\na=candidate:1 1 UDP 2130706431 198.51.100.1 2000 typ host\r\na=candidate:2 1 UDP 1694498815 203.0.113.1 2000 typ srflx raddr 198.51.100.1 rport 2000\r\na=candidate:bad\r\na=remote-candidates:1 198.51.100.1 2000\r\na=ice-mismatch\r\na=end-of-candidates\r\na=crypto:1 BOGUS\r\na=rtcp:abc\r\na=rtcp-mux\r\na=setup:actpass\r\n",
+        output: "v=0\r\no=- 1 2 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\na=candidate:bad\r\na=crypto:1 BOGUS\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\na=rtcp:30001\r\na=rtcp-mux\r\na=end-of-candidates\r\n",
+        replace_origin: false,
+        replace_session_connection: false,
+        v6: false,
+        ice_remove: false,
+        original_sendrecv: false,
+        rtcp_attr: RtcpAttr::Add,
+    },
+    Case {
+        name: "rejected_and_bandwidth",
+        input: "v=0\r\no=- 1 2 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 198.51.100.1\r\nt=0 0\r\nm=audio 2000 RTP/AVP 0\r\nb=AS:64\r\na=foo\r\nb=RR:0\r\nk=clear:x\r\ni=media info\r\nm=video 0 RTP/AVP 31\r\nc=IN IP4 198.51.100.2\r\na=rtpmap:31 H261/90000\r\na=mid:1\r\na=foo\r\na=end-of-candidates\r\n",
+        output: "v=0\r\no=- 1 2 IN IP4 198.51.100.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\nb=AS:64\r\na=foo\r\nb=RR:0\r\nk=clear:x\r\ni=media info\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\na=rtcp:30001\r\nm=video 0 RTP/AVP 31\r\nc=IN IP4 127.0.0.1\r\na=foo\r\na=mid:1\r\na=end-of-candidates\r\n",
+        replace_origin: false,
+        replace_session_connection: false,
+        v6: false,
+        ice_remove: false,
+        original_sendrecv: false,
+        rtcp_attr: RtcpAttr::Add,
+    },
+    Case {
+        name: "trailing_byte_and_loop_protect_off",
+        input: "v=0\r\no=- 1 2 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 2000 RTP/AVP 0\r\na=foo\r\nx",
+        output: "v=0\r\no=- 1 2 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\na=foo\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\na=rtcp:30001\r\nx",
+        replace_origin: false,
+        replace_session_connection: false,
+        v6: false,
+        ice_remove: false,
+        original_sendrecv: false,
+        rtcp_attr: RtcpAttr::Add,
+    },
+    Case {
+        name: "blank_line_truncates",
+        input: "v=0\r\no=- 1 2 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 1.2.3.4\r\nt=0 0\r\nm=audio 2000 RTP/AVP 0\r\na=foo\r\n\r\n",
+        output: "v=0\r\no=- 1 2 IN IP4 1.2.3.4\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\na=foo\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\na=rtcp:30001\r\n",
+        replace_origin: false,
+        replace_session_connection: false,
+        v6: false,
+        ice_remove: false,
+        original_sendrecv: false,
+        rtcp_attr: RtcpAttr::Add,
+    },
 ];
+
+/// `replace: [SDP-version]` over five offers on one call, as observed:
+/// versions 5, 6, 7, 8, 9 while the output changed each time (the o=
+/// username, `s=` and port changed), and 7, 7, 7 for identical re-offers.
+#[test]
+fn sdp_version_follows_rtpengine() {
+    let offer = |user: &str, ver: u32, name: &str| {
+        format!("v=0\r\no={user} 100 {ver} IN IP4 198.51.100.1\r\ns={name}\r\nc=IN IP4 198.51.100.1\r\nt=0 0\r\nm=audio 2000 RTP/AVP 0\r\n")
+    };
+    let plan = |sdp: &SessionDescription| RewritePlan {
+        media: vec![
+            MediaRewrite {
+                address: "127.0.0.1".parse().unwrap(),
+                port: 30000,
+                rtcp_port: 30001,
+                rtcp_mux: false,
+                direction: None,
+                proto: None,
+            };
+            sdp.media.len()
+        ],
+        ..RewritePlan::default()
+    };
+    let first = parse(offer("alice", 5, "A").as_bytes()).unwrap();
+    let mut st = SdpVersionState::new(&first.origin.session_version, 42);
+    let mut seen = Vec::new();
+    for (u, v, n) in [
+        ("alice", 5, "A"),
+        ("bob", 5, "B"),
+        ("carol", 9, "C"),
+        ("dave", 9, "D"),
+        ("eve", 0, "E"),
+    ] {
+        let sdp = parse(offer(u, v, n).as_bytes()).unwrap();
+        let out = parse(&st.rewrite(&sdp, &plan(&sdp))).unwrap();
+        seen.push(out.origin.session_version);
+    }
+    assert_eq!(seen, ["5", "6", "7", "8", "9"]);
+
+    let sdp = parse(offer("alice", 7, "A").as_bytes()).unwrap();
+    let mut st = SdpVersionState::new("7", 42);
+    for _ in 0..3 {
+        let out = parse(&st.rewrite(&sdp, &plan(&sdp))).unwrap();
+        assert_eq!(out.origin.session_version, "7");
+    }
+    assert_eq!(SdpVersionState::new("0", 42).version(), 42);
+    assert_eq!(SdpVersionState::new("x", 43).version(), 43);
+}
+
+/// `replace: [username, session-name]` pins both to the first offer's values
+/// (the caller remembers them); `loop-protect` appends `a=rtpengine:<id>`
+/// after the session-level lines.
+#[test]
+fn username_session_name_and_loop_protect() {
+    let sdp = parse(b"v=0\r\no=bob 100 5 IN IP4 198.51.100.1\r\ns=B\r\nc=IN IP4 198.51.100.1\r\nt=0 0\r\na=foo\r\nm=audio 2000 RTP/AVP 0\r\n").unwrap();
+    let plan = RewritePlan {
+        username: Some("alice".into()),
+        session_name: Some("A".into()),
+        loop_protect: Some("2e6f8f37401e".into()),
+        media: vec![MediaRewrite {
+            address: "127.0.0.1".parse().unwrap(),
+            port: 30000,
+            rtcp_port: 30001,
+            rtcp_mux: false,
+            direction: Some(Direction::Inactive),
+            proto: Some("RTP/AVPF".into()),
+        }],
+        ..RewritePlan::default()
+    };
+    assert_eq!(
+        String::from_utf8(rewrite(&sdp, &plan)).unwrap(),
+        "v=0\r\no=alice 100 5 IN IP4 198.51.100.1\r\ns=A\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\na=foo\r\n\
+a=rtpengine:2e6f8f37401e\r\nm=audio 30000 RTP/AVPF 0\r\na=rtpmap:0 PCMU/8000\r\na=inactive\r\na=rtcp:30001\r\n"
+    );
+}
+
+/// rtpengine's derived direction: media-then-session lookup per attribute.
+#[test]
+fn stream_direction_quirks() {
+    let sdp = parse(b"v=0\r\no=- 1 2 IN IP4 1.2.3.4\r\nc=IN IP4 1.2.3.4\r\na=inactive\r\nm=audio 1 RTP/AVP 0\r\na=sendrecv\r\nm=audio 2 RTP/AVP 0\r\nc=IN IP4 0.0.0.0\r\nm=audio 3 RTP/AVP 0\r\na=recvonly\r\na=sendonly\r\n").unwrap();
+    assert_eq!(sdp.media[0].direction(), Some(Direction::SendRecv));
+    assert_eq!(sdp.stream_direction(0), Direction::Inactive);
+    assert_eq!(sdp.stream_direction(1), Direction::Inactive);
+    assert_eq!(sdp.stream_direction(2), Direction::RecvOnly);
+    assert_eq!(sdp.direction(), Some(Direction::Inactive));
+}

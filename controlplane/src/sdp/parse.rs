@@ -79,10 +79,16 @@ pub fn parse(buf: &[u8]) -> Result<SessionDescription, SdpError> {
             }
             'o' => {
                 if in_media {
-                    return Err(SdpError::BadOrigin { line, what: "o= line found within media section" });
+                    return Err(SdpError::BadOrigin {
+                        line,
+                        what: "o= line found within media section",
+                    });
                 }
                 if origin.is_some() {
-                    return Err(SdpError::BadOrigin { line, what: "duplicate o= line" });
+                    return Err(SdpError::BadOrigin {
+                        line,
+                        what: "duplicate o= line",
+                    });
                 }
                 origin = Some(parse_origin(&value).ok_or(SdpError::BadOrigin {
                     line,
@@ -98,7 +104,10 @@ pub fn parse(buf: &[u8]) -> Result<SessionDescription, SdpError> {
                     None => &mut connection,
                 };
                 if slot.is_some() {
-                    return Err(SdpError::BadConnection { line, what: "duplicate c= line" });
+                    return Err(SdpError::BadConnection {
+                        line,
+                        what: "duplicate c= line",
+                    });
                 }
                 *slot = Some(c);
                 match media.last_mut() {
@@ -107,7 +116,8 @@ pub fn parse(buf: &[u8]) -> Result<SessionDescription, SdpError> {
                 }
             }
             'm' => {
-                let m = parse_media(&value, eol).map_err(|what| SdpError::BadMedia { line, what })?;
+                let m =
+                    parse_media(&value, eol).map_err(|what| SdpError::BadMedia { line, what })?;
                 media.push(m);
             }
             'a' => {
@@ -149,7 +159,13 @@ fn finish(
         return Err(SdpError::NoVersion { line: 1 });
     }
     let origin = origin.ok_or(SdpError::MissingOrigin)?;
-    Ok(SessionDescription { origin, connection, lines, media, trailer })
+    Ok(SessionDescription {
+        origin,
+        connection,
+        lines,
+        media,
+        trailer,
+    })
 }
 
 /// `str_token_sep` fails on an empty remainder, so the sixth field must be
@@ -183,14 +199,24 @@ pub(crate) fn parse_connection(v: &str) -> Result<Connection, &'static str> {
     if parse_ip(addr_type, address).is_none() {
         return Err("address is not a literal IP4/IP6 address of the given type");
     }
-    Ok(Connection { net_type: net_type.into(), addr_type: addr_type.into(), address: address.into() })
+    Ok(Connection {
+        net_type: net_type.into(),
+        addr_type: addr_type.into(),
+        address: address.into(),
+    })
 }
 
 fn parse_media(v: &str, eol: Eol) -> Result<MediaDescription, &'static str> {
     let mut it = v.splitn(4, ' ');
-    let media = it.next().filter(|s| !s.is_empty()).ok_or("missing media type")?;
+    let media = it
+        .next()
+        .filter(|s| !s.is_empty())
+        .ok_or("missing media type")?;
     let port_tok = it.next().filter(|s| !s.is_empty()).ok_or("missing port")?;
-    let proto = it.next().filter(|s| !s.is_empty()).ok_or("missing transport protocol")?;
+    let proto = it
+        .next()
+        .filter(|s| !s.is_empty())
+        .ok_or("missing transport protocol")?;
     let formats: Vec<String> = match it.next() {
         Some(rest) => rest.split(' ').map(str::to_owned).collect(),
         None => Vec::new(),
@@ -202,7 +228,11 @@ fn parse_media(v: &str, eol: Eol) -> Result<MediaDescription, &'static str> {
     let port = digits_u16(port_s).ok_or("port is not a number 0..=65535")?;
     let port_count = match count_s {
         None => None,
-        Some(c) => Some(digits_u16(c).filter(|n| (1..=10).contains(n)).ok_or("port count must be 1..=10")?),
+        Some(c) => Some(
+            digits_u16(c)
+                .filter(|n| (1..=10).contains(n))
+                .ok_or("port count must be 1..=10")?,
+        ),
     };
     Ok(MediaDescription {
         media: media.into(),
@@ -225,8 +255,16 @@ fn digits_u16(s: &str) -> Option<u16> {
 
 fn parse_attribute(value: String, eol: Eol) -> Attribute {
     match value.split_once(':') {
-        Some((n, v)) => Attribute { name: n.into(), value: Some(v.into()), eol },
-        None => Attribute { name: value, value: None, eol },
+        Some((n, v)) => Attribute {
+            name: n.into(),
+            value: Some(v.into()),
+            eol,
+        },
+        None => Attribute {
+            name: value,
+            value: None,
+            eol,
+        },
     }
 }
 
@@ -243,11 +281,17 @@ a=fmtp:18 annexb=no\r\na=rtpmap:101 telephone-event/8000\r\n";
     fn parses_polycom_offer() {
         let s = parse(POLYCOM.as_bytes()).unwrap();
         assert_eq!(s.origin.session_id, "1545997027");
-        assert_eq!(s.connection.as_ref().unwrap().ip(), Some("192.0.2.10".parse().unwrap()));
+        assert_eq!(
+            s.connection.as_ref().unwrap().ip(),
+            Some("192.0.2.10".parse().unwrap())
+        );
         assert_eq!(s.media.len(), 1);
         assert_eq!(s.media[0].formats, ["9", "0", "8", "18", "101"]);
         assert_eq!(s.direction(), Some(super::super::Direction::SendRecv));
-        assert_eq!(s.media_endpoint(0), Some("192.0.2.10:2222".parse().unwrap()));
+        assert_eq!(
+            s.media_endpoint(0),
+            Some("192.0.2.10:2222".parse().unwrap())
+        );
         assert_eq!(s.emit(), POLYCOM.as_bytes());
     }
 
@@ -257,34 +301,73 @@ a=fmtp:18 annexb=no\r\na=rtpmap:101 telephone-event/8000\r\n";
         let s = parse(raw.as_bytes()).unwrap();
         assert_eq!(s.trailer, "x");
         assert_eq!(s.emit(), raw.as_bytes());
-        let raw = "v=0\no=- 1 2 IN IP4 1.2.3.4\ns=-\nt=0 0\nm=audio 2000 RTP/AVP 0\nc=IN IP6 ::1\na=foo";
+        let raw =
+            "v=0\no=- 1 2 IN IP4 1.2.3.4\ns=-\nt=0 0\nm=audio 2000 RTP/AVP 0\nc=IN IP6 ::1\na=foo";
         assert_eq!(parse(raw.as_bytes()).unwrap().emit(), raw.as_bytes());
     }
 
     #[test]
     fn blank_line_ends_body() {
-        let s = parse(b"v=0\r\no=- 1 2 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\n\r\nm=audio 1 RTP/AVP 0\r\n").unwrap();
+        let s =
+            parse(b"v=0\r\no=- 1 2 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\n\r\nm=audio 1 RTP/AVP 0\r\n")
+                .unwrap();
         assert!(s.media.is_empty());
-        assert_eq!(s.emit(), b"v=0\r\no=- 1 2 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\n");
+        assert_eq!(
+            s.emit(),
+            b"v=0\r\no=- 1 2 IN IP4 1.2.3.4\r\ns=-\r\nt=0 0\r\n"
+        );
     }
 
     #[test]
     fn rejects_what_rtpengine_rejects() {
-        let bad: &[(&str, fn(&SdpError) -> bool)] = &[
-            ("garbage", |e| matches!(e, SdpError::MissingEquals { line: 1 })),
-            ("o=- 1 2 IN IP4 1.2.3.4\nv=0\n", |e| matches!(e, SdpError::NoVersion { .. })),
+        type Check = fn(&SdpError) -> bool;
+        let bad: &[(&str, Check)] = &[
+            ("garbage", |e| {
+                matches!(e, SdpError::MissingEquals { line: 1 })
+            }),
+            ("o=- 1 2 IN IP4 1.2.3.4\nv=0\n", |e| {
+                matches!(e, SdpError::NoVersion { .. })
+            }),
             ("v=1\n", |e| matches!(e, SdpError::BadVersion { .. })),
-            ("v=0\no=- 1 2 IN IP4 1.2.3.4\nm=audio 70000 RTP/AVP 0\n", |e| matches!(e, SdpError::BadMedia { line: 3, .. })),
-            ("v=0\no=- 1 2 IN IP4 1.2.3.4\nm=audio 2000/11 RTP/AVP 0\n", |e| matches!(e, SdpError::BadMedia { .. })),
-            ("v=0\no=- 1 2 IN IP4 1.2.3.4\nm=audio 2000\n", |e| matches!(e, SdpError::BadMedia { .. })),
-            ("v=0\no=- 1 2 IN IP4 1.2.3.4\nx=foo\n", |e| matches!(e, SdpError::UnknownLineType { kind: 'x', .. })),
-            ("v=0\no=- 1 2 IN IP4 1.2.3.4\nc=IN IP4 999.1.1.1\n", |e| matches!(e, SdpError::BadConnection { .. })),
-            ("v=0\no=- 1 2 IN IP4 1.2.3.4\nc=IN IP4 224.2.1.1/127\n", |e| matches!(e, SdpError::BadConnection { .. })),
-            ("v=0\no=- 1 2 IN IP4 1.2.3.4\nc=IN IP4 host.example.com\n", |e| matches!(e, SdpError::BadConnection { .. })),
-            ("v=0\no=- 1 2 IN IP4 1.2.3.4\nc=IN IP6 1.2.3.4\n", |e| matches!(e, SdpError::BadConnection { .. })),
-            ("v=0\no=- 1 2 IN IP4\n", |e| matches!(e, SdpError::BadOrigin { .. })),
-            ("v=0\no=- 1 2 IN IP4 1.2.3.4\nm=audio 1 RTP/AVP 0\no=- 1 2 IN IP4 1.2.3.4\n", |e| matches!(e, SdpError::BadOrigin { .. })),
-            ("v=0\no=- 1 2 IN IP4 1.2.3.4\nm=audio 1 RTP/AVP 0\ns=x\n", |e| matches!(e, SdpError::SessionNameInMedia { .. })),
+            (
+                "v=0\no=- 1 2 IN IP4 1.2.3.4\nm=audio 70000 RTP/AVP 0\n",
+                |e| matches!(e, SdpError::BadMedia { line: 3, .. }),
+            ),
+            (
+                "v=0\no=- 1 2 IN IP4 1.2.3.4\nm=audio 2000/11 RTP/AVP 0\n",
+                |e| matches!(e, SdpError::BadMedia { .. }),
+            ),
+            ("v=0\no=- 1 2 IN IP4 1.2.3.4\nm=audio 2000\n", |e| {
+                matches!(e, SdpError::BadMedia { .. })
+            }),
+            ("v=0\no=- 1 2 IN IP4 1.2.3.4\nx=foo\n", |e| {
+                matches!(e, SdpError::UnknownLineType { kind: 'x', .. })
+            }),
+            ("v=0\no=- 1 2 IN IP4 1.2.3.4\nc=IN IP4 999.1.1.1\n", |e| {
+                matches!(e, SdpError::BadConnection { .. })
+            }),
+            (
+                "v=0\no=- 1 2 IN IP4 1.2.3.4\nc=IN IP4 224.2.1.1/127\n",
+                |e| matches!(e, SdpError::BadConnection { .. }),
+            ),
+            (
+                "v=0\no=- 1 2 IN IP4 1.2.3.4\nc=IN IP4 host.example.com\n",
+                |e| matches!(e, SdpError::BadConnection { .. }),
+            ),
+            ("v=0\no=- 1 2 IN IP4 1.2.3.4\nc=IN IP6 1.2.3.4\n", |e| {
+                matches!(e, SdpError::BadConnection { .. })
+            }),
+            ("v=0\no=- 1 2 IN IP4\n", |e| {
+                matches!(e, SdpError::BadOrigin { .. })
+            }),
+            (
+                "v=0\no=- 1 2 IN IP4 1.2.3.4\nm=audio 1 RTP/AVP 0\no=- 1 2 IN IP4 1.2.3.4\n",
+                |e| matches!(e, SdpError::BadOrigin { .. }),
+            ),
+            (
+                "v=0\no=- 1 2 IN IP4 1.2.3.4\nm=audio 1 RTP/AVP 0\ns=x\n",
+                |e| matches!(e, SdpError::SessionNameInMedia { .. }),
+            ),
             ("", |e| matches!(e, SdpError::Empty)),
         ];
         for (sdp, check) in bad {
@@ -299,7 +382,10 @@ a=fmtp:18 annexb=no\r\na=rtpmap:101 telephone-event/8000\r\n";
     #[test]
     fn accepts_what_rtpengine_accepts() {
         // Unparsable origin address, empty format list, port 0, port count.
-        let s = parse(b"v=0\no=- 1 2 IN IP4 not-an-ip\ns=-\nt=0 0\nm=audio 0/2 RTP/AVP\nc=in IP4 0.0.0.0\n").unwrap();
+        let s = parse(
+            b"v=0\no=- 1 2 IN IP4 not-an-ip\ns=-\nt=0 0\nm=audio 0/2 RTP/AVP\nc=in IP4 0.0.0.0\n",
+        )
+        .unwrap();
         assert_eq!(s.origin.ip(), None);
         assert_eq!(s.media[0].port_count, Some(2));
         assert!(s.media[0].formats.is_empty());
@@ -309,13 +395,22 @@ a=fmtp:18 annexb=no\r\na=rtpmap:101 telephone-event/8000\r\n";
 
     #[test]
     fn validate_classes() {
-        let s = parse(b"v=0\no=- 1 2 IN IP4 1.2.3.4\ns=-\nt=0 0\nm=audio 2000 RTP/AVP 0\n").unwrap();
-        assert_eq!(s.validate().unwrap_err().reason(), "Incomplete SDP specification");
-        let s = parse(b"v=0\no=- 1 2 IN IP4 1.2.3.4\nc=IN IP4 1.2.3.4\nm=audio 2000 RTP/AVP 128\n").unwrap();
-        assert_eq!(s.validate().unwrap_err().reason(), "Incomplete SDP specification");
+        let s =
+            parse(b"v=0\no=- 1 2 IN IP4 1.2.3.4\ns=-\nt=0 0\nm=audio 2000 RTP/AVP 0\n").unwrap();
+        assert_eq!(
+            s.validate().unwrap_err().reason(),
+            "Incomplete SDP specification"
+        );
+        let s = parse(b"v=0\no=- 1 2 IN IP4 1.2.3.4\nc=IN IP4 1.2.3.4\nm=audio 2000 RTP/AVP 128\n")
+            .unwrap();
+        assert_eq!(
+            s.validate().unwrap_err().reason(),
+            "Incomplete SDP specification"
+        );
         let s = parse(b"v=0\no=- 1 2 IN IP4 1.2.3.4\nc=IN IP4 1.2.3.4\n").unwrap();
         assert_eq!(s.validate().unwrap_err().reason(), "Error rewriting SDP");
-        let s = parse(b"v=0\no=- 1 2 IN IP4 1.2.3.4\nc=IN IP4 1.2.3.4\nm=image 2000 udptl t38\n").unwrap();
+        let s = parse(b"v=0\no=- 1 2 IN IP4 1.2.3.4\nc=IN IP4 1.2.3.4\nm=image 2000 udptl t38\n")
+            .unwrap();
         assert!(s.validate().is_ok());
     }
 }

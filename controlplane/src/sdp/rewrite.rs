@@ -36,8 +36,8 @@
 //!   when the first one is a non-zero integer.
 //! - kept in place: `b=`, `i=`, `k=`, `ssrc`, `label`, `maxptime`,
 //!   `silenceSupp`, `extmap`, `msid`, unknown and unparsable attributes.
-//! - appended after the section's last line, if the port was not 0:
-//!   `a=mid:` (first one), then per format in m= order `a=rtpmap` (last input
+//! - appended after the section's last line: `a=mid:` (first one, even
+//!   for port 0), then, if the port was not 0, per format in m= order `a=rtpmap` (last input
 //!   rtpmap for that PT, else rtpengine's static table, else the literal
 //!   `/0`), `a=fmtp` (last one, if non-empty), `a=rtcp-fb` (all, first
 //!   occurrence of a PT only); the direction (always printed, derived by
@@ -287,7 +287,11 @@ fn media(
     let hold = sdp.media_on_hold(idx);
 
     // m= line
-    let port = if active { mr.port.to_string() } else { "0".to_owned() };
+    let port = if active {
+        mr.port.to_string()
+    } else {
+        "0".to_owned()
+    };
     let proto = mr.proto.as_deref().unwrap_or(&m.proto);
     let formats: Vec<String> = if has_codecs {
         m.formats
@@ -340,9 +344,9 @@ fn media(
                     | AttrClass::EndOfCandidates
                     | AttrClass::Mid => true,
                     AttrClass::Direction => !plan.original_sendrecv,
-                    AttrClass::Rtpmap { .. } | AttrClass::Fmtp { .. } | AttrClass::RtcpFb { .. } => {
-                        has_codecs
-                    }
+                    AttrClass::Rtpmap { .. }
+                    | AttrClass::Fmtp { .. }
+                    | AttrClass::RtcpFb { .. } => has_codecs,
                     AttrClass::Ptime(_) => ptime != 0,
                     AttrClass::Crypto | AttrClass::Fingerprint | AttrClass::Setup => true,
                     AttrClass::Other | AttrClass::GroupBundle => false,
@@ -355,10 +359,11 @@ fn media(
         }
     }
 
+    // 10.5 prints a=mid even for rejected (port 0) streams.
+    if let Some(Some(mid)) = mid {
+        out.push_str(&format!("a=mid:{mid}\r\n"));
+    }
     if active {
-        if let Some(Some(mid)) = mid {
-            out.push_str(&format!("a=mid:{mid}\r\n"));
-        }
         if has_codecs {
             let mut seen: Vec<u8> = Vec::new();
             for pt in m.formats.iter().filter_map(|f| parse_pt(f)) {
@@ -426,10 +431,16 @@ impl SdpVersionState {
     /// `first_version` is the o= version of the first SDP; rtpengine replaces
     /// 0, `u64::MAX` and non-numbers with a random value, given here.
     pub fn new(first_version: &str, random: u64) -> Self {
-        let digits: String = first_version.chars().take_while(char::is_ascii_digit).collect();
+        let digits: String = first_version
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
         let v = digits.parse::<u64>().unwrap_or(0);
         let version = if v == 0 || v == u64::MAX { random } else { v };
-        SdpVersionState { version, last: None }
+        SdpVersionState {
+            version,
+            last: None,
+        }
     }
 
     /// Current version number.
