@@ -7,7 +7,9 @@
 
 pub mod bencode;
 pub mod daemon;
+pub mod differential;
 pub mod ng;
+pub mod rtp;
 
 pub use bencode::Bencode;
 pub use daemon::{Daemon, DaemonKind};
