@@ -6,10 +6,13 @@
 //! so a bug there cannot hide itself in the tests.
 
 pub mod bencode;
+pub mod capture;
 pub mod daemon;
 pub mod differential;
+pub mod kamailio;
 pub mod ng;
 pub mod rtp;
+pub mod sipp;
 
 pub use bencode::Bencode;
 pub use daemon::{Daemon, DaemonKind};

@@ -1,0 +1,409 @@
+//! End-to-end acceptance: real Kamailio with its `rtpengine` module pointed at
+//! the relay over loopback UDP, and a sipp UAC and UAS placing `CALLS` calls
+//! through it, with RTP both ways for every call.
+//!
+//! sipp does SIP only; the RTP comes from per-call sockets in this process
+//! (`rtpbolt_tests::capture`), so the packets that arrive can be counted at the
+//! receiving leg, per call and per direction. A call passes when:
+//! - sipp's UAC and UAS both complete it (INVITE/200/ACK/BYE/200 via Kamailio);
+//! - the INVITE the UAS got and the 200 OK the UAC got carry, in `c=` and
+//!   `m=audio`, the relay's address and a port of the relay's range;
+//! - each leg received the other leg's stream (by SSRC) from exactly the relay
+//!   address in its own SDP, and nothing else.
+//!
+//! The same runs over IPv6, and against Debian's rtpengine to prove the test.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rtpbolt_tests::capture::{MediaEndpoints, MediaReport, Notice, Side, StreamSpec};
+use rtpbolt_tests::daemon::rtpengine_available;
+use rtpbolt_tests::kamailio::{require_program, tail, Kamailio, PROXY_CFG};
+use rtpbolt_tests::sipp::{scenario, write_injection_file, Sipp};
+use rtpbolt_tests::{Daemon, DaemonKind};
+
+/// The acceptance criterion asks for at least 100.
+const CALLS: usize = 100;
+/// 20 calls/s: the calls are set up within 5 s, so with the hold time below a
+/// run takes about 8 s.
+const RATE: u32 = 20;
+/// How long the UAC holds each call before BYE (sipp `-d`). The streams take
+/// `PACKETS * PTIME` = 0.5 s from the 200 OK; the rest is slack for sipp's
+/// `<exec>` notices on a loaded machine, as media after the BYE is lost.
+const HOLD: Duration = Duration::from_millis(1500);
+const PACKETS: u16 = 25;
+const PTIME: Duration = Duration::from_millis(20);
+/// Loopback does not lose packets and the relay must not either; the bare
+/// minimum below the full count tolerates only a stream cut short by an
+/// extremely late notice, never a relay that drops media.
+const MIN_PACKETS: usize = PACKETS as usize - 2;
+
+/// The tests of this file run one at a time: each already puts four
+/// processes and a per-call fork of sipp's `<exec>` on the machine, and a
+/// starved media thread would look like packet loss.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+#[derive(Clone, Copy, Debug)]
+enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    /// The relay's media address: on IPv4 a loopback address nobody else in
+    /// the test uses, so that "SDP rewritten to the relay" is visible in `c=`.
+    /// IPv6 has a single loopback address; there the relay's port range and
+    /// the packets' source port tell relay and phones apart.
+    fn relay_ip(self) -> IpAddr {
+        match self {
+            Family::V4 => "127.0.0.5".parse().expect("ip"),
+            Family::V6 => "::1".parse().expect("ip"),
+        }
+    }
+
+    /// Where Kamailio, the sipps and the phones' media live.
+    fn sip_ip(self) -> IpAddr {
+        match self {
+            Family::V4 => "127.0.0.1".parse().expect("ip"),
+            Family::V6 => "::1".parse().expect("ip"),
+        }
+    }
+}
+
+#[test]
+fn kamailio_sipp_ipv4_rtpbolt() {
+    run(DaemonKind::Rtpbolt, Family::V4);
+}
+
+#[test]
+fn kamailio_sipp_ipv6_rtpbolt() {
+    run(DaemonKind::Rtpbolt, Family::V6);
+}
+
+#[test]
+fn kamailio_sipp_ipv4_rtpengine() {
+    run(DaemonKind::Rtpengine, Family::V4);
+}
+
+#[test]
+fn kamailio_sipp_ipv6_rtpengine() {
+    run(DaemonKind::Rtpengine, Family::V6);
+}
+
+fn run(kind: DaemonKind, family: Family) {
+    if kind == DaemonKind::Rtpengine && !rtpengine_available() {
+        eprintln!("skipped: /usr/bin/rtpengine not installed (Debian package rtpengine-daemon)");
+        return;
+    }
+    // Fail, not skip, when the tools are missing: CI installs them.
+    require_program("kamailio", "kamailio");
+    require_program("sipp", "sip-tester");
+    // The scenarios' <exec> notices use bash's /dev/udp.
+    require_program("bash", "bash");
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let started = Instant::now();
+
+    let relay_ip = family.relay_ip();
+    let sip_ip = family.sip_ip();
+    let mut daemon = start_daemon(kind, relay_ip);
+    let dir = tempfile::Builder::new()
+        .prefix("rtpbolt-e2e-")
+        .tempdir()
+        .expect("temp dir");
+
+    // SIP ports are picked by the kernel among the free ephemeral ones rather
+    // than from the harness's port blocks: other test binaries start daemons
+    // in those blocks concurrently.
+    let kamailio_addr = SocketAddr::new(sip_ip, free_udp_port(sip_ip));
+    let uas_addr = SocketAddr::new(sip_ip, free_udp_port(sip_ip));
+    let uac_port = free_udp_port(sip_ip);
+    // sipp binds an RTP echo socket (and +2 for video) even when unused.
+    let (uas_echo, uac_echo) = (free_udp_port(sip_ip), free_udp_port(sip_ip));
+
+    let media = MediaEndpoints::bind(sip_ip, CALLS).expect("bind media legs");
+    let uac_ports = media.ports(Side::Uac);
+    let uas_ports = media.ports(Side::Uas);
+    let uac_csv = dir.path().join("uac.csv");
+    let uas_csv = dir.path().join("uas.csv");
+    write_injection_file(&uac_csv, &uac_ports).expect("uac.csv");
+    write_injection_file(&uas_csv, &uas_ports).expect("uas.csv");
+    let notify_port = media.notify_port().to_string();
+
+    let mut kamailio = Kamailio::start(dir.path(), PROXY_CFG, kamailio_addr, daemon.ng, uas_addr)
+        .expect("start kamailio");
+
+    // Past this bound a hung run fails instead of hanging CI; both sipps
+    // fail (-timeout_error) rather than exit 0 at it.
+    let sipp_timeout = "40s".to_string();
+    let common = |port: u16, echo: u16, csv: &std::path::Path| -> Vec<String> {
+        vec![
+            "-i".into(),
+            sip_ip.to_string(),
+            "-p".into(),
+            port.to_string(),
+            "-mi".into(),
+            sip_ip.to_string(),
+            "-mp".into(),
+            echo.to_string(),
+            "-inf".into(),
+            csv.display().to_string(),
+            "-key".into(),
+            "notify_port".into(),
+            notify_port.clone(),
+            "-m".into(),
+            CALLS.to_string(),
+            "-timeout".into(),
+            sipp_timeout.clone(),
+            "-timeout_error".into(),
+        ]
+    };
+    let mut uas = Sipp::start(
+        "uas",
+        dir.path(),
+        &scenario("uas.xml"),
+        &common(uas_addr.port(), uas_echo, &uas_csv),
+    )
+    .expect("start sipp uas");
+    wait_udp_bound(uas_addr, Duration::from_secs(5));
+
+    let run = media.start(StreamSpec {
+        packets: PACKETS,
+        ptime: PTIME,
+    });
+    let mut uac_args = common(uac_port, uac_echo, &uac_csv);
+    uac_args.extend([
+        "-r".into(),
+        RATE.to_string(),
+        "-l".into(),
+        CALLS.to_string(),
+        "-d".into(),
+        HOLD.as_millis().to_string(),
+        kamailio_addr.to_string(),
+    ]);
+    let mut uac =
+        Sipp::start("uac", dir.path(), &scenario("uac.xml"), &uac_args).expect("start sipp uac");
+
+    let uac_status = uac.wait(Duration::from_secs(45));
+    // The UAS ends on its CALLS-th BYE, which the UAC has answered by now.
+    let uas_status = uas.wait(Duration::from_secs(5));
+    let report = run.finish();
+
+    let mut failures = Vec::new();
+    match uac_status {
+        Some(s) if s.success() => {}
+        other => failures.push(format!("sipp uac did not exit 0: {other:?}")),
+    }
+    match uas_status {
+        Some(s) if s.success() => {}
+        other => failures.push(format!("sipp uas did not exit 0: {other:?}")),
+    }
+    for sipp in [&uac, &uas] {
+        match sipp.counts() {
+            Some(c) if c.successful == CALLS as u64 && c.failed == 0 => {}
+            other => failures.push(format!(
+                "sipp {}: want {CALLS} successful calls, 0 failed; got {other:?}",
+                sipp.name
+            )),
+        }
+    }
+    let (port_min, port_max) = (daemon.port_min, daemon.port_max);
+    failures.extend(check_calls(&report, sip_ip, relay_ip, port_min..=port_max));
+    if !daemon.is_running() {
+        failures.push(format!("{kind:?} is no longer running"));
+    }
+    if udp_sockets_on_port(daemon.ng.port()) > 1 {
+        failures.push(format!(
+            "another process bound the ng port {} during the run (port block collision \
+             with a concurrent test binary); Kamailio may have talked to its daemon",
+            daemon.ng.port()
+        ));
+    }
+    if !kamailio.is_running() {
+        failures.push("kamailio is no longer running".into());
+    }
+
+    if !failures.is_empty() {
+        let shown = failures.len().min(30);
+        panic!(
+            "{kind:?} {family:?}: {} problem(s), first {shown}:\n  {}\n\
+             --- {kind:?} log (tail) ---\n{}\n--- kamailio log (tail) ---\n{}\n{}\n{}",
+            failures.len(),
+            failures[..shown].join("\n  "),
+            tail(&daemon.log(), 60),
+            tail(&kamailio.log(), 40),
+            uac.logs(),
+            uas.logs(),
+        );
+    }
+    eprintln!(
+        "{kind:?} {family:?}: {CALLS} calls, >= {MIN_PACKETS}/{PACKETS} RTP packets each way \
+         per call via the relay, in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Starts the relay on `relay_ip`, on a port block no other process uses.
+///
+/// The harness spreads port blocks by PID, so a concurrently running test
+/// binary can land on the same block; rtpengine binds its ng socket with
+/// SO_REUSEADDR, so both daemons then start fine and Kamailio's commands go
+/// to the wrong one. A fresh block is taken until the ng port is ours alone.
+fn start_daemon(kind: DaemonKind, relay_ip: IpAddr) -> Daemon {
+    for _ in 0..5 {
+        // rtpengine keeps a deleted call's ports for 30 s by default; 100
+        // calls with 4 ports each would exhaust the block's range before that.
+        let daemon = Daemon::start(kind, &[&relay_ip.to_string()], &["--delete-delay=0"]);
+        if udp_sockets_on_port(daemon.ng.port()) == 1 {
+            return daemon;
+        }
+        eprintln!(
+            "ng port {} shared with another process; next block",
+            daemon.ng.port()
+        );
+    }
+    panic!("no port block with an unshared ng port after 5 tries");
+}
+
+/// A UDP port the kernel considers free on `ip` right now.
+fn free_udp_port(ip: IpAddr) -> u16 {
+    std::net::UdpSocket::bind(SocketAddr::new(ip, 0))
+        .and_then(|s| s.local_addr())
+        .expect("bind an ephemeral port")
+        .port()
+}
+
+/// Local UDP sockets (IPv4 and IPv6, any address) bound to `port`, from
+/// /proc/net/udp{,6}: lines "sl local_address rem_address ..." with the local
+/// address as "<hex ip>:<hex port>".
+fn udp_sockets_on_port(port: u16) -> usize {
+    let suffix = format!(":{port:04X}");
+    ["/proc/net/udp", "/proc/net/udp6"]
+        .iter()
+        .map(|table| {
+            std::fs::read_to_string(table)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(1))
+                .filter(|local| local.ends_with(&suffix))
+                .count()
+        })
+        .sum()
+}
+
+/// Checks every call's SDP and media; returns one line per problem.
+fn check_calls(
+    report: &MediaReport,
+    leg_ip: IpAddr,
+    relay_ip: IpAddr,
+    relay_ports: std::ops::RangeInclusive<u16>,
+) -> Vec<String> {
+    let mut failures: Vec<String> = report
+        .bad_notices
+        .iter()
+        .map(|b| format!("bad notice from a scenario: {b}"))
+        .collect();
+    let legs: Vec<SocketAddr> = report
+        .legs
+        .iter()
+        .map(|l| SocketAddr::new(leg_ip, l.port))
+        .collect();
+    let mut calls: HashMap<&str, [Option<&Notice>; 2]> = HashMap::new();
+    for n in &report.notices {
+        let slot = match n.side {
+            Side::Uac => 0,
+            Side::Uas => 1,
+        };
+        calls.entry(n.call_id.as_str()).or_default()[slot] = Some(n);
+    }
+    if calls.len() != CALLS {
+        failures.push(format!(
+            "{} calls reported SDP to the media legs, want {CALLS}",
+            calls.len()
+        ));
+    }
+    let mut ids: Vec<&&str> = calls.keys().collect();
+    ids.sort();
+    for call_id in ids {
+        let [Some(uac), Some(uas)] = calls[*call_id] else {
+            failures.push(format!("{call_id}: only one side got an SDP"));
+            continue;
+        };
+        for (n, what) in [(uac, "200 OK at the UAC"), (uas, "INVITE at the UAS")] {
+            // Not rewritten would mean the peer's own leg address; on IPv6
+            // that shares the relay's IP, so the port must tell them apart.
+            if n.remote.ip() != relay_ip
+                || !relay_ports.contains(&n.remote.port())
+                || legs.contains(&n.remote)
+            {
+                failures.push(format!(
+                    "{call_id}: SDP of the {what} points to {}, not to the relay \
+                     ({relay_ip}, ports {relay_ports:?})",
+                    n.remote
+                ));
+            }
+        }
+        let (Some(uac_leg), Some(uas_leg)) = (
+            report.leg(Side::Uac, uac.leg_port),
+            report.leg(Side::Uas, uas.leg_port),
+        ) else {
+            failures.push(format!("{call_id}: notice names no leg of ours"));
+            continue;
+        };
+        // Each leg must get the peer's SSRC from the relay address in its own
+        // SDP (the relay sends symmetric RTP), and nothing from anywhere else.
+        for (rx, tx, relay_side) in [
+            (uas_leg, uac_leg, uas.remote),
+            (uac_leg, uas_leg, uac.remote),
+        ] {
+            let got = rx
+                .received
+                .get(&(relay_side, tx.ssrc))
+                .map_or(0, |seqs| seqs.len());
+            if got < MIN_PACKETS {
+                failures.push(format!(
+                    "{call_id}: {} leg {} got {got} of the {} packets the {} leg sent \
+                     (want >= {MIN_PACKETS} from {relay_side}); it got from: {:?}",
+                    rx.side,
+                    rx.port,
+                    tx.sent,
+                    tx.side,
+                    rx.received
+                        .iter()
+                        .map(|(k, v)| (k.0, format!("{:#x}", k.1), v.len()))
+                        .collect::<Vec<_>>()
+                ));
+            }
+            for (from, ssrc) in rx.received.keys() {
+                if (*from, *ssrc) != (relay_side, tx.ssrc) {
+                    failures.push(format!(
+                        "{call_id}: {} leg {} got stray media from {from} ssrc {ssrc:#x}",
+                        rx.side, rx.port
+                    ));
+                }
+            }
+            if rx.non_rtp > 0 {
+                failures.push(format!(
+                    "{call_id}: {} leg {} got {} non-RTP datagrams",
+                    rx.side, rx.port, rx.non_rtp
+                ));
+            }
+        }
+    }
+    failures
+}
+
+/// Waits until something (sipp) has bound `addr`'s UDP port. Read from
+/// /proc rather than probed by binding it ourselves, which could make sipp's
+/// own bind fail if it came at the same moment.
+fn wait_udp_bound(addr: SocketAddr, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if udp_sockets_on_port(addr.port()) > 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("sipp uas did not bind {addr} within {timeout:?}");
+}
