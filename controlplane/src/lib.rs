@@ -4,6 +4,9 @@
 //! time and return bytes and actions. Only `io` touches sockets, tasks and clocks.
 #![forbid(unsafe_code)]
 
+pub mod call;
 pub mod config;
+pub mod control;
+pub mod io;
 pub mod ng;
 pub mod sdp;

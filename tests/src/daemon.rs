@@ -25,21 +25,65 @@ pub struct Daemon {
     pub port_min: u16,
     pub port_max: u16,
     pub log_path: PathBuf,
+    _ports: PortBlock,
 }
+
+/// A reserved block of ports: one ng port, one spare (TCP ng), and a media
+/// range. Reserved machine-wide by an exclusive lock on a file, so test
+/// binaries running side by side (and helpers on the same machine) never pick
+/// the same block; the lock goes with the value.
+pub struct PortBlock {
+    pub ng: u16,
+    pub port_min: u16,
+    pub port_max: u16,
+    _lock: std::fs::File,
+}
+
+const MEDIA_PORTS: u32 = 400;
+const BLOCKS: u32 = 90; // 90 * 400 = 36000 ports: 22000..58000
 
 static NEXT_BLOCK: AtomicU32 = AtomicU32::new(0);
 
-/// A block of ports no other daemon of this test process uses: one ng port and
-/// `MEDIA_PORTS` media ports. Blocks are spread by PID so that test binaries
-/// running side by side rarely collide.
+/// Reserves a free block (see [`PortBlock`]).
+pub fn reserve_ports() -> PortBlock {
+    let dir = std::env::temp_dir().join("rtpbolt-test-ports");
+    let _ = std::fs::create_dir_all(&dir);
+    let start = std::process::id().wrapping_mul(7) + NEXT_BLOCK.fetch_add(1, Ordering::Relaxed);
+    for i in 0..BLOCKS * 4 {
+        let block = (start + i) % BLOCKS;
+        let Ok(file) = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(format!("{block}.lock")))
+        else {
+            continue;
+        };
+        if file.try_lock().is_err() {
+            continue;
+        }
+        let base = 22000 + block * MEDIA_PORTS;
+        // Something outside the tests may hold the ng port.
+        if UdpSocket::bind(("127.0.0.1", base as u16)).is_err() {
+            continue;
+        }
+        return PortBlock {
+            ng: base as u16,
+            port_min: (base + 2) as u16,
+            port_max: (base + MEDIA_PORTS - 1) as u16,
+            _lock: file,
+        };
+    }
+    panic!("no free port block for a test daemon");
+}
+
+/// `(ng, port_min, port_max)` of a block reserved for the life of the test
+/// process (kept for tests that only need numbers).
 pub fn port_block() -> (u16, u16, u16) {
-    const MEDIA_PORTS: u32 = 400;
-    const BLOCKS: u32 = 90; // 90 * 400 = 36000 ports: 22000..58000
-    let n = NEXT_BLOCK.fetch_add(1, Ordering::Relaxed);
-    let block = (std::process::id().wrapping_mul(7) + n) % BLOCKS;
-    let base = 22000 + block * MEDIA_PORTS;
-    let ng = base as u16;
-    (ng, (base + 2) as u16, (base + MEDIA_PORTS - 1) as u16)
+    let b = reserve_ports();
+    let t = (b.ng, b.port_min, b.port_max);
+    std::mem::forget(b);
+    t
 }
 
 /// The workspace's `target/` directory.
@@ -47,7 +91,9 @@ fn target_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {
         return PathBuf::from(dir);
     }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("target")
 }
 
 /// Path of the rtpbolt binary: `$RTPBOLT_BIN`, or the workspace's build (built on
@@ -88,7 +134,8 @@ impl Daemon {
     /// `interfaces` (e.g. `["127.0.0.1"]`), plus `extra` options. Waits until it
     /// answers `ping`.
     pub fn start(kind: DaemonKind, interfaces: &[&str], extra: &[&str]) -> Daemon {
-        let (ng_port, port_min, port_max) = port_block();
+        let ports = reserve_ports();
+        let (ng_port, port_min, port_max) = (ports.ng, ports.port_min, ports.port_max);
         let ng: SocketAddr = format!("127.0.0.1:{ng_port}").parse().expect("ng addr");
         let log_path = std::env::temp_dir().join(format!(
             "rtpbolt-test-{:?}-{}-{}.log",
@@ -129,6 +176,7 @@ impl Daemon {
             port_min,
             port_max,
             log_path,
+            _ports: ports,
         };
         daemon.wait_ready();
         daemon
@@ -145,9 +193,10 @@ impl Daemon {
                     self.log()
                 );
             }
-            if let Ok(reply) =
-                client.request_timeout(&dict([("command", "ping".into())]), Duration::from_millis(200))
-            {
+            if let Ok(reply) = client.request_timeout(
+                &dict([("command", "ping".into())]),
+                Duration::from_millis(200),
+            ) {
                 if reply.get_str("result") == Some("pong") {
                     return;
                 }

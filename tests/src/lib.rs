@@ -10,6 +10,7 @@ pub mod capture;
 pub mod daemon;
 pub mod differential;
 pub mod kamailio;
+pub mod media;
 pub mod ng;
 pub mod rtp;
 pub mod sipp;

@@ -1,0 +1,208 @@
+//! The call model, shaped like rtpengine's: a call holds monologues (one per
+//! SIP tag), a monologue holds media (one per m= line), a media holds two
+//! packet streams (RTP, RTCP).
+//!
+//! Every stream owns one local port that faces *its own* party: packets from
+//! the party arrive there, and packets for the party leave from there. So for
+//! caller A and callee B, the offer SDP sent to B carries B's monologue's ports
+//! and the answer SDP sent to A carries A's.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::sdp::Direction;
+
+/// Index of a monologue inside its call (monologues are never removed while the
+/// call lives, so indices are stable).
+pub type MonologueIdx = usize;
+
+#[derive(Debug)]
+pub struct Call {
+    pub call_id: String,
+    pub created: SystemTime,
+    pub last_signal: SystemTime,
+    /// Monotonic time of the last signalling event: endpoint learning waits on it.
+    pub last_signal_at: Instant,
+    pub created_at: Instant,
+    pub monologues: Vec<Monologue>,
+    /// Set by `delete` with a delay: the call is destroyed at this time.
+    pub delete_at: Option<Instant>,
+    /// Flags that persist for the call's lifetime once given.
+    pub flags: CallFlags,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallFlags {
+    pub strict_source: bool,
+    pub media_handover: bool,
+}
+
+#[derive(Debug)]
+pub struct Monologue {
+    /// The SIP tag; empty while the callee's tag is not known yet (between
+    /// offer and answer).
+    pub tag: String,
+    pub label: Option<String>,
+    pub via_branch: Option<String>,
+    pub created: SystemTime,
+    /// The monologue this one exchanges media with.
+    pub peer: Option<MonologueIdx>,
+    pub medias: Vec<MediaLeg>,
+    /// The logical interface this party's ports live on.
+    pub interface: String,
+    /// Address family this party wants to see (from its own SDP, or `address family`).
+    pub family: Option<AddrFamily>,
+    /// Deleted branches stay in the call (rtpengine keeps them for stats) but
+    /// relay nothing.
+    pub deleted: bool,
+    /// Whether this party has sent an SDP body we accepted (offer or answer).
+    pub has_sdp: bool,
+    /// Which side of the offer/answer this monologue was in first.
+    pub offerer: bool,
+    /// The monologues that receive this one's media (rtpengine's
+    /// "subscribers"), in the order they were added.
+    pub subscribers: Vec<MonologueIdx>,
+    /// The party does not do symmetric RTP: never learn its address.
+    pub asymmetric: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddrFamily {
+    V4,
+    V6,
+}
+
+impl AddrFamily {
+    pub fn of(ip: &IpAddr) -> AddrFamily {
+        match ip {
+            IpAddr::V4(_) => AddrFamily::V4,
+            IpAddr::V6(_) => AddrFamily::V6,
+        }
+    }
+    /// rtpengine's spelling in query replies.
+    pub fn name(self) -> &'static str {
+        match self {
+            AddrFamily::V4 => "IPv4",
+            AddrFamily::V6 => "IPv6",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct MediaLeg {
+    /// 1-based, as in rtpengine's query replies.
+    pub index: usize,
+    pub kind: String,
+    pub protocol: String,
+    /// Direction as this party declared it in its SDP.
+    pub direction: Direction,
+    /// This party declared port 0 (stream rejected / disabled).
+    pub rejected: bool,
+    pub rtcp_mux: bool,
+    pub rtp: PacketStream,
+    pub rtcp: PacketStream,
+}
+
+/// Which of a media's two streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Component {
+    Rtp,
+    Rtcp,
+}
+
+#[derive(Debug)]
+pub struct PacketStream {
+    /// Our socket facing this stream's party.
+    pub local: SocketAddr,
+    /// The address we put into SDP for `local` (the interface's advertised address).
+    pub advertised: IpAddr,
+    /// Where this party receives media: from its SDP, then as learned from
+    /// the packets it sends (latching).
+    pub endpoint: Option<SocketAddr>,
+    /// The address exactly as the party's SDP stated it.
+    pub advertised_endpoint: Option<SocketAddr>,
+    /// Latched for good: packets from elsewhere no longer move `endpoint`.
+    pub confirmed: bool,
+    pub stats: StreamStats,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StreamStats {
+    pub packets: u64,
+    pub bytes: u64,
+    pub errors: u64,
+    /// Wall-clock time of the last packet received on this stream.
+    pub last_packet: Option<SystemTime>,
+    /// Monotonic time of the last packet, for the timeouts.
+    pub last_packet_at: Option<Instant>,
+}
+
+impl StreamStats {
+    pub fn add(&mut self, other: &StreamStats) {
+        self.packets += other.packets;
+        self.bytes += other.bytes;
+        self.errors += other.errors;
+    }
+}
+
+impl MediaLeg {
+    pub fn stream(&self, c: Component) -> &PacketStream {
+        match c {
+            Component::Rtp => &self.rtp,
+            Component::Rtcp => &self.rtcp,
+        }
+    }
+    pub fn stream_mut(&mut self, c: Component) -> &mut PacketStream {
+        match c {
+            Component::Rtp => &mut self.rtp,
+            Component::Rtcp => &mut self.rtcp,
+        }
+    }
+    /// Whether this party is willing to receive media.
+    pub fn receives(&self) -> bool {
+        !self.rejected && matches!(self.direction, Direction::SendRecv | Direction::RecvOnly)
+    }
+    /// Whether this party says it sends media.
+    pub fn sends(&self) -> bool {
+        !self.rejected && matches!(self.direction, Direction::SendRecv | Direction::SendOnly)
+    }
+}
+
+impl Call {
+    pub fn new(call_id: String, now: Instant, wall: SystemTime) -> Call {
+        Call {
+            call_id,
+            created: wall,
+            last_signal: wall,
+            last_signal_at: now,
+            created_at: now,
+            monologues: Vec::new(),
+            delete_at: None,
+            flags: CallFlags::default(),
+        }
+    }
+
+    pub fn find_tag(&self, tag: &str) -> Option<MonologueIdx> {
+        self.monologues.iter().position(|m| m.tag == tag)
+    }
+
+    /// Time of the most recent packet on any stream, or the call's creation.
+    pub fn last_activity(&self) -> Instant {
+        let mut last = self.last_signal_at;
+        for ml in &self.monologues {
+            for m in &ml.medias {
+                for s in [&m.rtp, &m.rtcp] {
+                    if let Some(t) = s.stats.last_packet_at {
+                        last = last.max(t);
+                    }
+                }
+            }
+        }
+        last
+    }
+
+    /// Age of the call, for `final-timeout`.
+    pub fn age(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.created_at)
+    }
+}

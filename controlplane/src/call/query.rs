@@ -1,0 +1,166 @@
+//! `query` and the stats part of `delete` replies, in rtpengine's layout:
+//! the fields Kamailio's `$rtpstat` and MOS pseudo-variables read.
+
+use std::net::SocketAddr;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use crate::ng::{Dict, Value};
+
+use super::model::{AddrFamily, Call, Component, StreamStats};
+use super::registry::CallRegistry;
+use super::CallError;
+
+fn secs(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn endpoint_dict(ep: Option<SocketAddr>) -> Dict {
+    let mut d = Dict::new();
+    if let Some(ep) = ep {
+        d.insert("family", AddrFamily::of(&ep.ip()).name());
+        d.insert("address", ep.ip().to_string());
+        d.insert("port", i64::from(ep.port()));
+    }
+    d
+}
+
+fn stats_dict(st: &StreamStats) -> Dict {
+    let mut d = Dict::new();
+    d.insert("packets", st.packets as i64);
+    d.insert("bytes", st.bytes as i64);
+    d.insert("errors", st.errors as i64);
+    d
+}
+
+impl CallRegistry {
+    /// The `query` reply body (without `result`).
+    pub fn query(&self, now: Instant, call_id: Option<&str>) -> Result<Dict, CallError> {
+        let call_id = call_id.ok_or(CallError::NoCallId)?;
+        let call = self.calls.get(call_id).ok_or(CallError::UnknownCall)?;
+        Ok(self.call_stats(call, now))
+    }
+
+    pub(super) fn call_stats(&self, call: &Call, now: Instant) -> Dict {
+        let mut out = Dict::new();
+        let created = call.created.duration_since(UNIX_EPOCH).unwrap_or_default();
+        out.insert("created", created.as_secs() as i64);
+        out.insert("created_us", i64::from(created.subsec_micros()));
+        out.insert("last signal", secs(call.last_signal));
+        out.insert("SSRC", Dict::new());
+        let mut tags = Dict::new();
+        let mut totals_rtp = StreamStats::default();
+        let mut totals_rtcp = StreamStats::default();
+        for ml in &call.monologues {
+            let mut t = Dict::new();
+            t.insert("tag", ml.tag.clone());
+            if let Some(l) = &ml.label {
+                t.insert("label", l.clone());
+            }
+            if let Some(vb) = &ml.via_branch {
+                t.insert("via-branch", vb.clone());
+            }
+            t.insert("created", secs(ml.created));
+            let subscriptions: Vec<Value> = call
+                .monologues
+                .iter()
+                .enumerate()
+                .filter(|(_, other)| {
+                    other
+                        .subscribers
+                        .iter()
+                        .any(|&s| std::ptr::eq(&call.monologues[s], ml))
+                })
+                .map(|(_, other)| sub_entry(&other.tag))
+                .collect();
+            let subscribers: Vec<Value> = ml
+                .subscribers
+                .iter()
+                .filter_map(|&s| call.monologues.get(s))
+                .map(|o| sub_entry(&o.tag))
+                .collect();
+            t.insert("subscriptions", subscriptions);
+            t.insert("subscribers", subscribers);
+            let mut medias = Vec::new();
+            for m in &ml.medias {
+                let mut md = Dict::new();
+                md.insert("index", m.index as i64);
+                md.insert("type", m.kind.clone());
+                md.insert("protocol", m.protocol.clone());
+                let mut streams = Vec::new();
+                for comp in [Component::Rtp, Component::Rtcp] {
+                    let s = m.stream(comp);
+                    let st = if ml.deleted {
+                        s.stats
+                    } else {
+                        self.stream_stats(s, now)
+                    };
+                    match comp {
+                        Component::Rtp => totals_rtp.add(&st),
+                        Component::Rtcp => totals_rtcp.add(&st),
+                    }
+                    let mut sd = Dict::new();
+                    if !ml.deleted {
+                        sd.insert("local port", i64::from(s.local.port()));
+                        sd.insert("local address", s.local.ip().to_string());
+                        sd.insert("family", AddrFamily::of(&s.local.ip()).name());
+                    }
+                    sd.insert("endpoint", endpoint_dict(s.endpoint));
+                    sd.insert("advertised endpoint", endpoint_dict(s.advertised_endpoint));
+                    sd.insert("last packet", secs(st.last_packet.unwrap_or(ml.created)));
+                    let mut flags: Vec<Value> = vec![match comp {
+                        Component::Rtp => "RTP".into(),
+                        Component::Rtcp => "RTCP".into(),
+                    }];
+                    if s.endpoint.is_some() {
+                        flags.push("filled".into());
+                    }
+                    if s.confirmed {
+                        flags.push("confirmed".into());
+                    }
+                    sd.insert("flags", flags);
+                    sd.insert("stats", stats_dict(&st));
+                    streams.push(Value::Dict(sd));
+                }
+                md.insert("streams", streams);
+                let mut mflags: Vec<Value> = Vec::new();
+                if ml.has_sdp {
+                    mflags.push("initialized".into());
+                }
+                if m.sends() || !ml.has_sdp {
+                    mflags.push("send".into());
+                }
+                if m.receives() || !ml.has_sdp {
+                    mflags.push("recv".into());
+                }
+                if !ml.offerer && ml.has_sdp {
+                    mflags.push("ICE controlling".into());
+                }
+                md.insert("flags", mflags);
+                medias.push(Value::Dict(md));
+            }
+            t.insert("medias", medias);
+            tags.insert(ml.tag.clone(), t);
+        }
+        out.insert("tags", tags);
+        let mut totals = Dict::new();
+        totals.insert("RTP", stats_dict(&totals_rtp));
+        totals.insert("RTCP", stats_dict(&totals_rtcp));
+        out.insert("totals", totals);
+        out
+    }
+
+    /// Call-ids for `list`, newest first, at most `limit`.
+    pub fn list(&self, limit: Option<u64>) -> Vec<String> {
+        let limit = limit.map_or(usize::MAX, |l| l as usize);
+        self.order.iter().rev().take(limit).cloned().collect()
+    }
+}
+
+fn sub_entry(tag: &str) -> Value {
+    let mut d = Dict::new();
+    d.insert("tag", tag.to_string());
+    d.insert("type", "offer/answer");
+    Value::Dict(d)
+}

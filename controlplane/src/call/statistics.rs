@@ -1,0 +1,111 @@
+//! Daemon-wide counters and the `statistics` reply, in rtpengine's layout
+//! (the subset of its fields that rtpbolt actually measures).
+
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::ng::{Dict, Value};
+
+use super::registry::CallRegistry;
+
+#[derive(Debug, Default, Clone)]
+pub struct Totals {
+    pub managed_sessions: u64,
+    pub rejected_sessions: u64,
+    pub timeout_sessions: u64,
+    pub silent_timeout_sessions: u64,
+    pub final_timeout_sessions: u64,
+    pub regular_terminated: u64,
+    pub forced_terminated: u64,
+    /// Packets that arrived on a port no stream owns (between port release
+    /// and socket close).
+    pub unknown_packets: u64,
+    pub ended_calls: u64,
+    pub total_duration: Duration,
+}
+
+impl Totals {
+    pub fn record_duration(&mut self, d: Duration) {
+        self.ended_calls += 1;
+        self.total_duration += d;
+    }
+}
+
+fn float(v: f64) -> Value {
+    // rtpengine prints these with six decimals, as strings.
+    Value::from(format!("{v:.6}"))
+}
+
+impl CallRegistry {
+    /// The `statistics` reply body (without `result`). `ng_counts` are the
+    /// per-command request counters kept by the ng front end.
+    pub fn statistics(&self, now: Instant, wall: SystemTime, ng_counts: &[(&str, u64)]) -> Dict {
+        let (mut packets, mut bytes, mut errors) = (0u64, 0u64, 0u64);
+        for call in self.calls.values() {
+            for ml in &call.monologues {
+                for m in &ml.medias {
+                    for s in [&m.rtp, &m.rtcp] {
+                        let st = if ml.deleted {
+                            s.stats
+                        } else {
+                            self.stream_stats(s, now)
+                        };
+                        packets += st.packets;
+                        bytes += st.bytes;
+                        errors += st.errors;
+                    }
+                }
+            }
+        }
+        let mut current = Dict::new();
+        current.insert("sessionsown", self.calls.len() as i64);
+        current.insert("sessionsforeign", 0i64);
+        current.insert("sessionstotal", self.calls.len() as i64);
+        current.insert("transcodedmedia", 0i64);
+
+        let t = &self.totals;
+        let mut total = Dict::new();
+        let uptime = wall.duration_since(self.started).unwrap_or_default();
+        total.insert("uptime", uptime.as_secs().to_string());
+        total.insert("managedsessions", t.managed_sessions as i64);
+        total.insert("rejectedsessions", t.rejected_sessions as i64);
+        total.insert("timeoutsessions", t.timeout_sessions as i64);
+        total.insert("silenttimeoutsessions", t.silent_timeout_sessions as i64);
+        total.insert("finaltimeoutsessions", t.final_timeout_sessions as i64);
+        total.insert("regularterminatedsessions", t.regular_terminated as i64);
+        total.insert("forcedterminatedsessions", t.forced_terminated as i64);
+        total.insert("relayedpackets", packets as i64);
+        total.insert("relayedpacketerrors", errors as i64);
+        total.insert("relayedbytes", bytes as i64);
+        let avg = if t.ended_calls == 0 {
+            0.0
+        } else {
+            t.total_duration.as_secs_f64() / t.ended_calls as f64
+        };
+        total.insert("avgcallduration", float(avg));
+        total.insert("totalcallsduration", float(t.total_duration.as_secs_f64()));
+
+        let mut control = Dict::new();
+        for (name, count) in ng_counts {
+            control.insert(format!("total{name}count"), *count as i64);
+        }
+
+        let mut interfaces = Vec::new();
+        for li in self.interfaces.all() {
+            for a in &li.addresses {
+                let mut d = Dict::new();
+                d.insert("name", li.name.clone());
+                d.insert("address", a.local.to_string());
+                interfaces.push(Value::Dict(d));
+            }
+        }
+
+        let mut out = Dict::new();
+        out.insert("currentstatistics", current);
+        out.insert("totalstatistics", total);
+        out.insert("controlstatistics", control);
+        out.insert("interfaces", interfaces);
+        let mut wrapper = Dict::new();
+        wrapper.insert("statistics", out);
+        wrapper
+    }
+}

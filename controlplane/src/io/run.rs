@@ -1,0 +1,200 @@
+//! Wiring of a running daemon: flow table, data plane, call registry, ng
+//! listeners, punted packets, timers and signals.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use dataplane::{PuntSink, PuntedPacket, SocketsBackend};
+use shared_tables::FlowTable;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::mpsc;
+
+use crate::call::{CallRegistry, Interfaces, Settings};
+use crate::config::Config;
+use crate::control::Control;
+use crate::io::ng_server::{self, CookieCache, NgService};
+use crate::io::ports::SocketPortAllocator;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("flow table: {0}")]
+    Table(#[from] shared_tables::TableError),
+    #[error("data plane: {0}")]
+    Backend(#[from] dataplane::BackendError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Forwards punted packets into the control plane's task.
+struct ChannelPunt(mpsc::UnboundedSender<PuntedPacket>);
+
+impl PuntSink for ChannelPunt {
+    fn punt(&self, pkt: PuntedPacket) {
+        // The receiver only goes away at shutdown, when dropping is right.
+        let _ = self.0.send(pkt);
+    }
+}
+
+pub fn settings_from(config: &Config) -> Settings {
+    Settings {
+        timeout: config.timeout,
+        silent_timeout: config.silent_timeout,
+        final_timeout: config.final_timeout,
+        delete_delay: config.delete_delay,
+        tos: config.tos,
+        ..Settings::default()
+    }
+}
+
+/// Runs the daemon until SIGINT/SIGTERM.
+pub async fn run(config: Config) -> Result<(), RunError> {
+    let interfaces = Interfaces::new(
+        config
+            .interfaces
+            .iter()
+            .map(|i| (i.name.clone(), i.address, i.advertised)),
+    );
+    // Every port of the range on every local address can hold one entry.
+    let range = usize::from(config.port_max.saturating_sub(config.port_min)) + 1;
+    let addresses: usize = interfaces.all().iter().map(|l| l.addresses.len()).sum();
+    let capacity = (range * addresses.max(1)).clamp(1024, 1 << 22);
+    let table = FlowTable::create(capacity)?;
+
+    let (punt_tx, mut punt_rx) = mpsc::unbounded_channel();
+    let backend = Arc::new(SocketsBackend::start(
+        table.reader(),
+        config.num_threads.max(1),
+        true,
+        Arc::new(ChannelPunt(punt_tx)),
+    )?);
+
+    let registry = CallRegistry::new(
+        interfaces,
+        settings_from(&config),
+        table.writer()?,
+        Box::new(SocketPortAllocator::new(
+            backend.clone(),
+            config.port_min,
+            config.port_max,
+        )),
+        SystemTime::now(),
+    );
+    let control = Arc::new(Mutex::new(Control::new(registry)));
+    let svc = Arc::new(NgService {
+        control: control.clone(),
+        cache: Mutex::new(CookieCache::default()),
+    });
+
+    for addr in &config.listen_ng {
+        let sock = bind_udp(*addr)?;
+        tracing::info!("listening for ng on udp {addr}");
+        tokio::spawn(ng_server::serve_udp(sock, svc.clone()));
+    }
+    for addr in &config.listen_tcp_ng {
+        let l = bind_tcp(*addr)?;
+        tracing::info!("listening for ng on tcp {addr}");
+        tokio::spawn(ng_server::serve_tcp(l, svc.clone()));
+    }
+    if let Some(addr) = config.listen_cli {
+        let l = bind_tcp(addr)?;
+        tokio::spawn(super::legacy::serve_cli(l));
+    }
+    if let Some(addr) = config.listen_udp {
+        let sock = bind_udp(addr)?;
+        tokio::spawn(super::legacy::serve_udp(sock));
+    }
+
+    // Packets the flow table did not forward.
+    {
+        let control = control.clone();
+        let backend = backend.clone();
+        tokio::spawn(async move {
+            while let Some(pkt) = punt_rx.recv().await {
+                let tx = {
+                    let Ok(mut c) = control.lock() else { return };
+                    c.registry.handle_packet(
+                        Instant::now(),
+                        SystemTime::now(),
+                        pkt.local,
+                        pkt.src,
+                        &pkt.data,
+                    )
+                };
+                if let Some(tx) = tx {
+                    if let Err(e) = backend.send_from(tx.from, tx.to, &tx.data) {
+                        tracing::debug!("forward {} -> {}: {e}", tx.from, tx.to);
+                    }
+                }
+            }
+        });
+    }
+
+    // Timeouts and delayed deletes.
+    {
+        let control = control.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tick.tick().await;
+                let Ok(mut c) = control.lock() else { return };
+                for id in c.registry.handle_timeout(Instant::now()) {
+                    tracing::info!(call_id = %id, "call ended (timeout or delete-delay)");
+                }
+            }
+        });
+    }
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    if let Ok(backend) = Arc::try_unwrap(backend) {
+        backend.shutdown();
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers the default action (exit) applies.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+/// Binds with `IPV6_V6ONLY` on IPv6, so `[::]:P` and `0.0.0.0:P` coexist
+/// (`--listen-ng=PORT` binds both).
+fn socket_for(addr: SocketAddr, ty: socket2::Type) -> Result<socket2::Socket, RunError> {
+    let err = |source| RunError::Listen { addr, source };
+    let domain = socket2::Domain::for_address(addr);
+    let sock = socket2::Socket::new(domain, ty, None).map_err(err)?;
+    if addr.is_ipv6() {
+        sock.set_only_v6(true).map_err(err)?;
+    }
+    sock.set_reuse_address(true).map_err(err)?;
+    sock.set_nonblocking(true).map_err(err)?;
+    sock.bind(&addr.into()).map_err(err)?;
+    Ok(sock)
+}
+
+fn bind_udp(addr: SocketAddr) -> Result<UdpSocket, RunError> {
+    let sock = socket_for(addr, socket2::Type::DGRAM)?;
+    UdpSocket::from_std(sock.into()).map_err(|source| RunError::Listen { addr, source })
+}
+
+fn bind_tcp(addr: SocketAddr) -> Result<TcpListener, RunError> {
+    let sock = socket_for(addr, socket2::Type::STREAM)?;
+    sock.listen(128)
+        .map_err(|source| RunError::Listen { addr, source })?;
+    TcpListener::from_std(sock.into()).map_err(|source| RunError::Listen { addr, source })
+}
