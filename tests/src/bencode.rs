@@ -135,9 +135,14 @@ impl Bencode {
         let first = *buf.first().ok_or("unexpected end")?;
         match first {
             b'i' => {
-                let end = buf.iter().position(|&c| c == b'e').ok_or("unterminated int")?;
+                let end = buf
+                    .iter()
+                    .position(|&c| c == b'e')
+                    .ok_or("unterminated int")?;
                 let s = std::str::from_utf8(&buf[1..end]).map_err(|e| e.to_string())?;
-                let i = s.parse::<i64>().map_err(|e| format!("bad int {s:?}: {e}"))?;
+                let i = s
+                    .parse::<i64>()
+                    .map_err(|e| format!("bad int {s:?}: {e}"))?;
                 Ok((Bencode::Int(i), &buf[end + 1..]))
             }
             b'l' => {
@@ -171,7 +176,9 @@ impl Bencode {
                     .parse()
                     .map_err(|e| format!("bad length: {e}"))?;
                 let start = colon + 1;
-                let bytes = buf.get(start..start + len).ok_or("string overruns buffer")?;
+                let bytes = buf
+                    .get(start..start + len)
+                    .ok_or("string overruns buffer")?;
                 Ok((Bencode::Bytes(bytes.to_vec()), &buf[start + len..]))
             }
             c => Err(format!("unexpected byte {c:#x}")),

@@ -15,7 +15,11 @@ pub struct NgClient {
 
 impl NgClient {
     pub fn new(server: SocketAddr) -> NgClient {
-        let bind = if server.is_ipv4() { "127.0.0.1:0" } else { "[::1]:0" };
+        let bind = if server.is_ipv4() {
+            "127.0.0.1:0"
+        } else {
+            "[::1]:0"
+        };
         let sock = UdpSocket::bind(bind).expect("bind ng client");
         NgClient { sock, server }
     }
