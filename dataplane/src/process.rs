@@ -53,19 +53,15 @@ pub fn process(batch: &mut Batch, table: &TableReader, counters: &mut WorkerCoun
 
     for pkt in batch.packets_mut() {
         let local = pkt.local();
-        let found = match last {
-            Some((l, found)) if l == local => found,
-            _ => {
-                let found = table.lookup(&FlowKey::new(local));
-                last = Some((local, found));
-                found
-            }
+        let found = match &mut last {
+            Some((l, found)) if *l == local => &*found,
+            slot => &slot.insert((local, table.lookup(&FlowKey::new(local)))).1,
         };
         let (verdict, count) = match found {
             None => (Verdict::Punt, None),
             Some((id, action)) => {
-                let (v, c) = decide(pkt.data(), pkt.truncated(), pkt.src(), &action);
-                (v, Some((id, c)))
+                let (v, c) = decide(pkt.data(), pkt.truncated(), pkt.src(), action);
+                (v, Some((*id, c)))
             }
         };
         pkt.set_verdict(verdict);
