@@ -15,6 +15,7 @@
 //!   attach; reserved bytes and flag bits leave room for SRTP and SSRC rewriting.
 
 pub mod counters;
+mod entry;
 pub mod layout;
 mod seqlock;
 mod shm;
@@ -23,10 +24,9 @@ mod table;
 use std::net::SocketAddr;
 
 pub use counters::{monotonic_now, FlowCounters};
+pub use entry::{EntryId, FlowAction, FlowKey, SrcMismatch};
 pub use layout::{FLOW_BLACKHOLE, FLOW_RTCP, LAYOUT_VERSION};
-pub use table::{
-    EntryId, FlowAction, FlowKey, FlowTable, SrcMismatch, TableReader, TableWriter, MAX_CAPACITY,
-};
+pub use table::{FlowTable, TableReader, TableWriter, MAX_CAPACITY};
 
 /// Errors creating, attaching or writing a flow table.
 #[derive(Debug, thiserror::Error)]
