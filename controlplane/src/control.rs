@@ -67,6 +67,9 @@ impl Control {
         wall: SystemTime,
         req: &NgRequest,
     ) -> Result<Dict, CommandError> {
+        // Missing keys are reported in rtpengine's order before anything runs.
+        req.check_required()
+            .map_err(|e| CommandError::Request(e.reason()))?;
         let mut reply = Dict::new();
         match &req.command {
             Command::Ping => {
@@ -83,7 +86,7 @@ impl Control {
             }
             Command::Delete => match self.registry.delete(now, req)? {
                 crate::call::DeleteOutcome::Deleted(stats) => {
-                    reply = stats;
+                    reply = stats.unwrap_or_default();
                     reply.insert("result", "ok");
                 }
                 crate::call::DeleteOutcome::NotFound => {
@@ -126,4 +129,6 @@ enum CommandError {
     Call(#[from] CallError),
     #[error("Unrecognized command")]
     Unrecognized,
+    #[error("{0}")]
+    Request(String),
 }

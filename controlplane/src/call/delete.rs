@@ -11,8 +11,9 @@ use super::CallError;
 
 /// What `delete` found, for the reply.
 pub enum DeleteOutcome {
-    /// The call's stats at deletion time.
-    Deleted(Dict),
+    /// The call's stats at deletion time (rtpengine only reports them when
+    /// the request names a from-tag).
+    Deleted(Option<Dict>),
     /// Nothing matched and the request was not `fatal`: rtpengine answers
     /// `ok` with a warning.
     NotFound,
@@ -65,7 +66,7 @@ impl CallRegistry {
             }
         };
 
-        let stats = self.call_stats(call, now);
+        let stats = req.from_tag.is_some().then(|| self.call_stats(call, now));
         let whole_call = (0..call.monologues.len())
             .filter(live)
             .all(|i| targets.contains(&i));

@@ -36,20 +36,20 @@ impl CallRegistry {
                 continue;
             }
             for (idx, media) in ml.medias.iter().enumerate() {
+                if media.released {
+                    continue;
+                }
                 for comp in [Component::Rtp, Component::Rtcp] {
                     let s = media.stream(comp);
-                    let action = if s.confirmed || ml.asymmetric {
+                    let action = if s.confirmed {
                         forward_target(call, mi, idx, comp).map(|(from, to)| {
-                            let (expected_src, src_mismatch) = match (
-                                ml.asymmetric,
-                                call.flags.strict_source,
-                                call.flags.media_handover,
-                            ) {
-                                (true, _, _) => (None, SrcMismatch::Forward),
-                                (false, _, true) => (s.endpoint, SrcMismatch::Punt),
-                                (false, true, false) => (s.endpoint, SrcMismatch::Drop),
-                                (false, false, false) => (None, SrcMismatch::Forward),
-                            };
+                            let (expected_src, src_mismatch) =
+                                match (ml.asymmetric, ml.strict_source, ml.media_handover) {
+                                    (true, _, _) => (None, SrcMismatch::Forward),
+                                    (false, _, true) => (s.endpoint, SrcMismatch::Punt),
+                                    (false, true, false) => (s.endpoint, SrcMismatch::Drop),
+                                    (false, false, false) => (None, SrcMismatch::Forward),
+                                };
                             FlowAction {
                                 dst: to,
                                 src: from,
@@ -123,8 +123,16 @@ fn forward_target(
         if sub_ml.deleted {
             return None;
         }
-        let s = sub_ml.medias.get(media)?.stream(comp);
-        let to = s.endpoint?;
+        let m = sub_ml.medias.get(media)?;
+        if m.released {
+            return None;
+        }
+        let s = m.stream(comp);
+        // A held party (c=0.0.0.0) or a rejected stream (port 0) has no
+        // address to send to.
+        let to = s
+            .endpoint
+            .filter(|e| !e.ip().is_unspecified() && e.port() != 0)?;
         // A party on a different address family than our socket (after a
         // failed address-family translation) cannot be reached from it.
         (to.is_ipv4() == s.local.is_ipv4()).then_some((s.local, to))

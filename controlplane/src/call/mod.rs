@@ -12,6 +12,7 @@ mod flows;
 pub mod interfaces;
 pub mod model;
 mod offer_answer;
+mod peek;
 mod query;
 mod registry;
 mod statistics;

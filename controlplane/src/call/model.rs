@@ -27,14 +27,9 @@ pub struct Call {
     pub monologues: Vec<Monologue>,
     /// Set by `delete` with a delay: the call is destroyed at this time.
     pub delete_at: Option<Instant>,
-    /// Flags that persist for the call's lifetime once given.
-    pub flags: CallFlags,
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CallFlags {
-    pub strict_source: bool,
-    pub media_handover: bool,
+    /// Untagged monologues created so far: rtpengine lists them as
+    /// `<untagged N>` in query replies.
+    pub untagged: usize,
 }
 
 #[derive(Debug)]
@@ -57,8 +52,15 @@ pub struct Monologue {
     pub deleted: bool,
     /// Whether this party has sent an SDP body we accepted (offer or answer).
     pub has_sdp: bool,
-    /// Which side of the offer/answer this monologue was in first.
-    pub offerer: bool,
+    /// rtpengine marks the media of a party it first met as the recipient
+    /// of an offer (or as an answerer) "ICE controlling", and keeps it.
+    pub ice_controlling: bool,
+    /// `strict source`: once latched, packets from elsewhere are dropped.
+    pub strict_source: bool,
+    /// `media handover`: once latched, a new source moves the endpoint.
+    pub media_handover: bool,
+    /// `<untagged N>` number while `tag` is empty.
+    pub untagged_no: usize,
     /// The monologues that receive this one's media (rtpengine's
     /// "subscribers"), in the order they were added.
     pub subscribers: Vec<MonologueIdx>,
@@ -99,6 +101,17 @@ pub struct MediaLeg {
     /// This party declared port 0 (stream rejected / disabled).
     pub rejected: bool,
     pub rtcp_mux: bool,
+    /// Our ports are closed (the stream was rejected, or the branch deleted);
+    /// `rtp.local`/`rtcp.local` are stale.
+    pub released: bool,
+    /// Payload types of this party's last SDP, in its order.
+    pub formats: Vec<u8>,
+    /// `NAME/RATE[/CHANNELS]` per payload type of this party's SDP.
+    pub codecs: Vec<(u8, String)>,
+    /// This party's `a=ptime`.
+    pub ptime: Option<i64>,
+    /// Payload type of the last RTP packet this party sent.
+    pub last_pt: Option<u8>,
     pub rtp: PacketStream,
     pub rtcp: PacketStream,
 }
@@ -123,6 +136,9 @@ pub struct PacketStream {
     pub advertised_endpoint: Option<SocketAddr>,
     /// Latched for good: packets from elsewhere no longer move `endpoint`.
     pub confirmed: bool,
+    /// SSRC of the last packet this party sent on the stream (RTCP: the
+    /// sender SSRC).
+    pub last_ssrc: Option<u32>,
     pub stats: StreamStats,
 }
 
@@ -145,7 +161,42 @@ impl StreamStats {
     }
 }
 
+impl PacketStream {
+    /// A stream with no socket yet.
+    fn unbound() -> PacketStream {
+        let nowhere = SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 0);
+        PacketStream {
+            local: nowhere,
+            advertised: nowhere.ip(),
+            endpoint: None,
+            advertised_endpoint: None,
+            confirmed: false,
+            last_ssrc: None,
+            stats: StreamStats::default(),
+        }
+    }
+}
+
 impl MediaLeg {
+    /// Media `index` (1-based) without ports: `released` until bound.
+    pub fn unbound(index: usize, kind: &str, protocol: &str) -> MediaLeg {
+        MediaLeg {
+            index,
+            kind: kind.to_string(),
+            protocol: protocol.to_string(),
+            direction: Direction::SendRecv,
+            rejected: false,
+            rtcp_mux: false,
+            released: true,
+            formats: Vec::new(),
+            codecs: Vec::new(),
+            ptime: None,
+            last_pt: None,
+            rtp: PacketStream::unbound(),
+            rtcp: PacketStream::unbound(),
+        }
+    }
+
     pub fn stream(&self, c: Component) -> &PacketStream {
         match c {
             Component::Rtp => &self.rtp,
@@ -160,11 +211,11 @@ impl MediaLeg {
     }
     /// Whether this party is willing to receive media.
     pub fn receives(&self) -> bool {
-        !self.rejected && matches!(self.direction, Direction::SendRecv | Direction::RecvOnly)
+        matches!(self.direction, Direction::SendRecv | Direction::RecvOnly)
     }
     /// Whether this party says it sends media.
     pub fn sends(&self) -> bool {
-        !self.rejected && matches!(self.direction, Direction::SendRecv | Direction::SendOnly)
+        matches!(self.direction, Direction::SendRecv | Direction::SendOnly)
     }
 }
 
@@ -178,7 +229,7 @@ impl Call {
             created_at: now,
             monologues: Vec::new(),
             delete_at: None,
-            flags: CallFlags::default(),
+            untagged: 0,
         }
     }
 

@@ -1,5 +1,15 @@
 //! `offer` and `answer`: update the parties' media from their SDP, allocate
 //! our ports, program the flows, and return the SDP rewritten to our ports.
+//!
+//! rtpengine behaviours reproduced here (each seen on rtpengine 10.5):
+//! - a forked answer (a second to-tag for one offer) gets a new monologue with
+//!   new ports, and the offerer gets new ports towards it; the first branch
+//!   keeps its ports and its media still reaches the offerer;
+//! - when a party's SDP moves its media to another address or port, the ports
+//!   we give to the other party change too, unless `port latching`;
+//! - a stream rejected with port 0 has no ports on either side;
+//! - an answer only keeps the payload types that were offered, and carries
+//!   the offerer's `a=ptime` when it has none.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Instant, SystemTime};
@@ -49,7 +59,7 @@ impl CallRegistry {
         ex: Exchange,
     ) -> Result<Vec<u8>, CallError> {
         let call_id = req.call_id.as_deref().ok_or(CallError::NoCallId)?;
-        let from_tag = req.from_tag.as_deref().ok_or(CallError::NoFromTag)?;
+        req.from_tag.as_deref().ok_or(CallError::NoFromTag)?;
         let sdp_bytes = req.sdp.as_deref().ok_or(CallError::NoSdp)?;
         let parsed = sdp::parse(sdp_bytes).map_err(CallError::BadSdp)?;
         if ex == Exchange::Answer && !self.calls.contains_key(call_id) {
@@ -64,83 +74,13 @@ impl CallRegistry {
             self.totals.managed_sessions += 1;
         }
 
-        // Resolve the two monologues: `sender` wrote the SDP, `receiver` gets
-        // our rewritten copy.
-        let (sender, receiver, fork) = {
-            let call = self.calls.get_mut(call_id).ok_or(CallError::UnknownCall)?;
-            call.last_signal = wall;
-            call.last_signal_at = now;
-            if req.flags.strict_source {
-                call.flags.strict_source = true;
-            }
-            if req.flags.media_handover {
-                call.flags.media_handover = true;
-            }
-            match ex {
-                Exchange::Offer => {
-                    let a = find_or_create(call, from_tag, wall);
-                    let b = match call.monologues[a].peer {
-                        Some(b) if !call.monologues[b].deleted => b,
-                        _ => {
-                            let b = match req.to_tag.as_deref() {
-                                Some(t) if !t.is_empty() => find_or_create(call, t, wall),
-                                _ => create(call, "", wall),
-                            };
-                            link(call, a, b);
-                            b
-                        }
-                    };
-                    if call.monologues[b].tag.is_empty() {
-                        if let Some(vb) = &req.via_branch {
-                            call.monologues[b].via_branch = Some(vb.clone());
-                        }
-                    }
-                    if let Some(label) = &req.label {
-                        call.monologues[a].label = Some(label.clone());
-                    }
-                    call.monologues[a].offerer = true;
-                    (a, b, false)
-                }
-                Exchange::Answer => {
-                    let to_tag = req.to_tag.as_deref().unwrap_or("");
-                    let a = find_or_create(call, from_tag, wall);
-                    let mut fork = false;
-                    let b = if let Some(b) = call.find_tag(to_tag).filter(|_| !to_tag.is_empty()) {
-                        b
-                    } else {
-                        match call.monologues[a].peer {
-                            Some(p) if call.monologues[p].tag.is_empty() => {
-                                call.monologues[p].tag = to_tag.to_string();
-                                p
-                            }
-                            Some(_) => {
-                                // A second to-tag answering the same offer:
-                                // a forked call. The new branch gets its own
-                                // ports, and so does the offerer towards it.
-                                fork = true;
-                                create(call, to_tag, wall)
-                            }
-                            None => create(call, to_tag, wall),
-                        }
-                    };
-                    if call.monologues[a].peer != Some(b) {
-                        link(call, a, b);
-                    }
-                    if let Some(label) = &req.label {
-                        call.monologues[b].label = Some(label.clone());
-                    }
-                    (b, a, fork)
-                }
-            }
-        };
+        let (sender, receiver, fork) = self.resolve_monologues(call_id, req, ex, now, wall)?;
 
         if fork {
-            // The offerer's ports towards the old branch stay with the old
-            // branch's media; the offerer gets new ones for the new branch.
-            let call = self.calls.get_mut(call_id).ok_or(CallError::UnknownCall)?;
-            let old = std::mem::take(&mut call.monologues[receiver].medias);
-            for mut m in old {
-                self.release_media(&mut m, now);
+            // The offerer faces a new branch: new ports, same endpoints.
+            let n = self.calls[call_id].monologues[receiver].medias.len();
+            for idx in 0..n {
+                self.reallocate(call_id, receiver, idx, now)?;
             }
         }
 
@@ -165,8 +105,8 @@ impl CallRegistry {
 
         // The sender's family is its SDP's; the receiver's is what it asked
         // for before, or `address family`, or the sender's.
-        let sender_family = parsed
-            .media_endpoint(0)
+        let sender_family = (0..parsed.media.len())
+            .find_map(|i| parsed.media_endpoint(i))
             .map(|e| AddrFamily::of(&e.ip()))
             .or_else(|| {
                 parsed
@@ -184,10 +124,8 @@ impl CallRegistry {
             }
         };
 
-        // Sender's media: endpoints from its SDP (or the SIP source address).
         let use_sip_source = req.flags.sip_source_address && !req.flags.trust_address;
-        for idx in 0..parsed.media.len() {
-            let sdp_m = &parsed.media[idx];
+        for (idx, sdp_m) in parsed.media.iter().enumerate() {
             let rejected = sdp_m.port == 0;
             let mut endpoint = parsed.media_endpoint(idx);
             if use_sip_source {
@@ -205,36 +143,53 @@ impl CallRegistry {
                 }
                 None => SocketAddr::new(ep.ip(), ep.port().wrapping_add(1)),
             });
-            for (ml, iface, family) in [
-                (sender, &sender_if, sender_family),
-                (receiver, &receiver_if, receiver_family),
-            ] {
-                self.ensure_media(call_id, ml, idx, iface, family, sdp_m, now)?;
+
+            let existed = self.calls[call_id].monologues[sender].medias.len() > idx;
+            if !rejected {
+                self.ensure_media(call_id, sender, idx, &sender_if, sender_family, sdp_m, now)?;
+                self.ensure_media(
+                    call_id,
+                    receiver,
+                    idx,
+                    &receiver_if,
+                    receiver_family,
+                    sdp_m,
+                    now,
+                )?;
+            } else {
+                // No ports for a rejected stream, on either side.
+                for ml in [sender, receiver] {
+                    self.ensure_media_slot(call_id, ml, idx, sdp_m);
+                    self.release_at(call_id, ml, idx, now);
+                }
             }
+
+            // The party moved its media: rtpengine hands the other side new
+            // ports unless told to keep them.
+            let moved = existed && {
+                let m = &self.calls[call_id].monologues[sender].medias[idx];
+                m.rtp.advertised_endpoint.is_some() && m.rtp.advertised_endpoint != endpoint
+            };
+            if moved && !rejected && !req.flags.port_latching {
+                self.reallocate(call_id, receiver, idx, now)?;
+            }
+
             let call = self.calls.get_mut(call_id).ok_or(CallError::UnknownCall)?;
             let ml = &mut call.monologues[sender];
             ml.family = sender_family.or(ml.family);
             ml.has_sdp = true;
-            // `symmetric` never reaches rtpengine as a flag (Kamailio
-            // consumes it); only `asymmetric` changes anything.
-            if req.flags.asymmetric {
-                ml.asymmetric = true;
-            }
             let m = &mut ml.medias[idx];
             m.direction = direction;
             m.rejected = rejected;
             m.kind = sdp_m.media.clone();
             m.protocol = sdp_m.proto.clone();
             m.rtcp_mux = sdp_m.rtcp_mux();
+            m.formats = sdp_m.payload_types().unwrap_or_default();
+            m.codecs = sdp_m.codecs();
+            m.ptime = sdp_m.ptime();
             for (s, ep) in [(&mut m.rtp, endpoint), (&mut m.rtcp, rtcp_ep)] {
-                let ep = if rejected {
-                    None
-                } else {
-                    ep.filter(|e| !e.ip().is_unspecified())
-                };
                 if s.advertised_endpoint != ep {
-                    // New SDP address: learn again from scratch, unless the
-                    // party only re-sent what we already latched.
+                    // New SDP address: learn again from scratch.
                     if s.endpoint != ep {
                         s.confirmed = false;
                     }
@@ -247,9 +202,91 @@ impl CallRegistry {
             call.monologues[receiver].family = receiver_family;
         }
 
-        let out = self.rewrite_for(call_id, &parsed, receiver, req)?;
+        let out = self.rewrite_for(call_id, &parsed, receiver, req, ex)?;
         self.program_call(call_id);
         Ok(out)
+    }
+
+    /// Finds (or creates) the monologue that wrote the SDP and the one that
+    /// receives it; `true` when the answer forks the call.
+    fn resolve_monologues(
+        &mut self,
+        call_id: &str,
+        req: &NgRequest,
+        ex: Exchange,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Result<(MonologueIdx, MonologueIdx, bool), CallError> {
+        let from_tag = req.from_tag.as_deref().unwrap_or("");
+        let call = self.calls.get_mut(call_id).ok_or(CallError::UnknownCall)?;
+        call.last_signal = wall;
+        call.last_signal_at = now;
+        let (sender, receiver, fork) = match ex {
+            Exchange::Offer => {
+                let a = find_or_create(call, from_tag, wall, false);
+                let b = match call.monologues[a].peer {
+                    Some(b) if !call.monologues[b].deleted => b,
+                    _ => {
+                        let b = match req.to_tag.as_deref() {
+                            Some(t) if !t.is_empty() => find_or_create(call, t, wall, true),
+                            _ => create(call, "", wall, true),
+                        };
+                        link(call, a, b);
+                        b
+                    }
+                };
+                if call.monologues[b].tag.is_empty() {
+                    if let Some(vb) = &req.via_branch {
+                        call.monologues[b].via_branch = Some(vb.clone());
+                    }
+                }
+                if let Some(label) = &req.label {
+                    call.monologues[a].label = Some(label.clone());
+                }
+                (a, b, false)
+            }
+            Exchange::Answer => {
+                let to_tag = req.to_tag.as_deref().unwrap_or("");
+                let a = find_or_create(call, from_tag, wall, false);
+                let mut fork = false;
+                let b = match call
+                    .find_tag(to_tag)
+                    .filter(|&i| !call.monologues[i].deleted)
+                {
+                    Some(b) => b,
+                    None => match call.monologues[a].peer {
+                        Some(p) if call.monologues[p].tag.is_empty() => {
+                            call.monologues[p].tag = to_tag.to_string();
+                            p
+                        }
+                        Some(_) => {
+                            fork = true;
+                            create(call, to_tag, wall, true)
+                        }
+                        None => create(call, to_tag, wall, true),
+                    },
+                };
+                if fork {
+                    // The offerer now sends to the new branch but still
+                    // hears the old one.
+                    call.monologues[a].peer = Some(b);
+                    call.monologues[a].subscribers = vec![b];
+                    call.monologues[b].peer = Some(a);
+                    call.monologues[b].subscribers = vec![a];
+                } else if call.monologues[a].peer != Some(b) {
+                    link(call, a, b);
+                }
+                if let Some(label) = &req.label {
+                    call.monologues[b].label = Some(label.clone());
+                }
+                (b, a, fork)
+            }
+        };
+        let ml = &mut call.monologues[sender];
+        ml.strict_source |= req.flags.strict_source;
+        ml.media_handover |= req.flags.media_handover;
+        ml.asymmetric |= req.flags.asymmetric;
+        Ok((sender, receiver, fork))
     }
 
     /// Makes sure monologue `ml` has media `idx` with bound ports on the right
@@ -269,40 +306,96 @@ impl CallRegistry {
         let addr = Interfaces::address(logical, family)
             .ok_or_else(|| CallError::UnknownInterface(iface.to_string()))?
             .clone();
-        let call = self.calls.get_mut(call_id).ok_or(CallError::UnknownCall)?;
-        let have = call.monologues[ml]
-            .medias
-            .get(idx)
-            .map(|m| m.rtp.local.ip());
-        if have == Some(addr.local) {
+        self.ensure_media_slot(call_id, ml, idx, sdp_m);
+        let m = &self.calls[call_id].monologues[ml].medias[idx];
+        if !m.released && m.rtp.local.ip() == addr.local {
             return Ok(());
         }
-        // Missing, or on the wrong address (family changed): (re)allocate.
-        let (rtp, rtcp) = self.new_stream_pair(addr.local, addr.advertised)?;
-        let call = self.calls.get_mut(call_id).ok_or(CallError::UnknownCall)?;
+        self.bind_media(call_id, ml, idx, addr.local, addr.advertised, now)
+    }
+
+    /// Creates media `idx` (unbound) if the monologue does not have it yet.
+    fn ensure_media_slot(
+        &mut self,
+        call_id: &str,
+        ml: MonologueIdx,
+        idx: usize,
+        sdp_m: &sdp::MediaDescription,
+    ) {
+        let Some(call) = self.calls.get_mut(call_id) else {
+            return;
+        };
         let medias = &mut call.monologues[ml].medias;
-        let fresh = MediaLeg {
-            index: idx + 1,
-            kind: sdp_m.media.clone(),
-            protocol: sdp_m.proto.clone(),
-            direction: Direction::SendRecv,
-            rejected: false,
-            rtcp_mux: false,
-            rtp,
-            rtcp,
-        };
-        let old = if idx < medias.len() {
-            Some(std::mem::replace(&mut medias[idx], fresh))
-        } else {
-            // Media are added in m= order, so idx == len here.
-            medias.push(fresh);
-            None
-        };
-        if let Some(mut old) = old {
-            self.release_media(&mut old, now);
+        // Media are added in m= order, so only the next index can be missing.
+        while medias.len() <= idx {
+            let index = medias.len() + 1;
+            medias.push(MediaLeg::unbound(index, &sdp_m.media, &sdp_m.proto));
         }
+    }
+
+    /// New ports for an existing media on the address it already uses.
+    fn reallocate(
+        &mut self,
+        call_id: &str,
+        ml: MonologueIdx,
+        idx: usize,
+        now: Instant,
+    ) -> Result<(), CallError> {
+        let Some(m) = self.calls[call_id].monologues[ml].medias.get(idx) else {
+            return Ok(());
+        };
+        if m.released {
+            return Ok(());
+        }
+        let (ip, adv) = (m.rtp.local.ip(), m.rtp.advertised);
+        self.bind_media(call_id, ml, idx, ip, adv, now)
+    }
+
+    /// Binds a fresh port pair for media `idx`, closing its old one; the
+    /// streams keep their endpoints and learning state.
+    fn bind_media(
+        &mut self,
+        call_id: &str,
+        ml: MonologueIdx,
+        idx: usize,
+        ip: IpAddr,
+        advertised: IpAddr,
+        now: Instant,
+    ) -> Result<(), CallError> {
+        let (rtp, rtcp) = self.new_stream_pair(ip, advertised)?;
+        self.release_at(call_id, ml, idx, now);
+        let call = self.calls.get_mut(call_id).ok_or(CallError::UnknownCall)?;
+        let m = &mut call.monologues[ml].medias[idx];
+        m.rtp.local = rtp.local;
+        m.rtp.advertised = advertised;
+        m.rtcp.local = rtcp.local;
+        m.rtcp.advertised = advertised;
+        m.released = false;
         self.index_media(call_id, ml, idx);
         Ok(())
+    }
+
+    /// Closes the ports of media `idx` (if bound), keeping the media.
+    fn release_at(&mut self, call_id: &str, ml: MonologueIdx, idx: usize, now: Instant) {
+        let Some(mut m) = self
+            .calls
+            .get_mut(call_id)
+            .and_then(|c| c.monologues.get_mut(ml))
+            .and_then(|m| m.medias.get_mut(idx))
+            .filter(|m| !m.released)
+            .map(|m| std::mem::replace(m, MediaLeg::unbound(0, "", "")))
+        else {
+            return;
+        };
+        self.release_media(&mut m, now);
+        if let Some(slot) = self
+            .calls
+            .get_mut(call_id)
+            .and_then(|c| c.monologues.get_mut(ml))
+            .and_then(|m| m.medias.get_mut(idx))
+        {
+            *slot = m;
+        }
     }
 
     /// The sender's SDP with the receiver-facing ports and address.
@@ -312,6 +405,7 @@ impl CallRegistry {
         parsed: &sdp::SessionDescription,
         receiver: MonologueIdx,
         req: &NgRequest,
+        ex: Exchange,
     ) -> Result<Vec<u8>, CallError> {
         let call = self.calls.get(call_id).ok_or(CallError::UnknownCall)?;
         let rml = &call.monologues[receiver];
@@ -319,9 +413,10 @@ impl CallRegistry {
         for (idx, sdp_m) in parsed.media.iter().enumerate() {
             let ours = rml.medias.get(idx).ok_or(CallError::UnknownCall)?;
             let address: IpAddr = req.media_address.unwrap_or(ours.rtp.advertised);
+            let answering = ex == Exchange::Answer && !ours.formats.is_empty();
             media.push(MediaRewrite {
                 address,
-                port: if sdp_m.port == 0 {
+                port: if sdp_m.port == 0 || ours.released {
                     0
                 } else {
                     ours.rtp.local.port()
@@ -330,6 +425,12 @@ impl CallRegistry {
                 rtcp_mux: false,
                 direction: None,
                 proto: req.transport_protocol.clone(),
+                keep_formats: answering.then(|| ours.formats.clone()),
+                default_ptime: if ex == Exchange::Answer {
+                    ours.ptime
+                } else {
+                    None
+                },
             });
         }
         let plan = RewritePlan {
@@ -353,7 +454,13 @@ impl CallRegistry {
     }
 }
 
-fn create(call: &mut Call, tag: &str, wall: SystemTime) -> MonologueIdx {
+fn create(call: &mut Call, tag: &str, wall: SystemTime, ice_controlling: bool) -> MonologueIdx {
+    let untagged_no = if tag.is_empty() {
+        call.untagged += 1;
+        call.untagged
+    } else {
+        0
+    };
     call.monologues.push(Monologue {
         tag: tag.to_string(),
         label: None,
@@ -365,17 +472,25 @@ fn create(call: &mut Call, tag: &str, wall: SystemTime) -> MonologueIdx {
         family: None,
         deleted: false,
         has_sdp: false,
-        offerer: false,
+        ice_controlling,
+        strict_source: false,
+        media_handover: false,
+        untagged_no,
         subscribers: Vec::new(),
         asymmetric: false,
     });
     call.monologues.len() - 1
 }
 
-fn find_or_create(call: &mut Call, tag: &str, wall: SystemTime) -> MonologueIdx {
+fn find_or_create(
+    call: &mut Call,
+    tag: &str,
+    wall: SystemTime,
+    ice_controlling: bool,
+) -> MonologueIdx {
     match call.find_tag(tag) {
         Some(i) if !call.monologues[i].deleted => i,
-        _ => create(call, tag, wall),
+        _ => create(call, tag, wall, ice_controlling),
     }
 }
 

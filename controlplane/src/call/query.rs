@@ -55,24 +55,25 @@ impl CallRegistry {
         for ml in &call.monologues {
             let mut t = Dict::new();
             t.insert("tag", ml.tag.clone());
-            if let Some(l) = &ml.label {
-                t.insert("label", l.clone());
-            }
             if let Some(vb) = &ml.via_branch {
                 t.insert("via-branch", vb.clone());
             }
+            if let Some(l) = &ml.label {
+                t.insert("label", l.clone());
+            }
             t.insert("created", secs(ml.created));
+            // Newest subscription first, as rtpengine lists them.
             let subscriptions: Vec<Value> = call
                 .monologues
                 .iter()
-                .enumerate()
-                .filter(|(_, other)| {
+                .rev()
+                .filter(|other| {
                     other
                         .subscribers
                         .iter()
                         .any(|&s| std::ptr::eq(&call.monologues[s], ml))
                 })
-                .map(|(_, other)| sub_entry(&other.tag))
+                .map(|other| sub_entry(&other.tag))
                 .collect();
             let subscribers: Vec<Value> = ml
                 .subscribers
@@ -88,6 +89,12 @@ impl CallRegistry {
                 md.insert("index", m.index as i64);
                 md.insert("type", m.kind.clone());
                 md.insert("protocol", m.protocol.clone());
+                if let Some(codec) = m
+                    .last_pt
+                    .and_then(|pt| m.codecs.iter().find(|(p, _)| *p == pt))
+                {
+                    md.insert("codec", codec.1.clone());
+                }
                 let mut streams = Vec::new();
                 for comp in [Component::Rtp, Component::Rtcp] {
                     let s = m.stream(comp);
@@ -101,7 +108,7 @@ impl CallRegistry {
                         Component::Rtcp => totals_rtcp.add(&st),
                     }
                     let mut sd = Dict::new();
-                    if !ml.deleted {
+                    if !ml.deleted && !m.released {
                         sd.insert("local port", i64::from(s.local.port()));
                         sd.insert("local address", s.local.ip().to_string());
                         sd.insert("family", AddrFamily::of(&s.local.ip()).name());
@@ -118,30 +125,56 @@ impl CallRegistry {
                     }
                     if s.confirmed {
                         flags.push("confirmed".into());
+                        // rtpengine hands a confirmed stream to its kernel
+                        // module; without one it says so. Our equivalent is
+                        // the flow table, which is always there.
+                        flags.push("kernelized".into());
+                        if self.settings.no_kernel {
+                            flags.push("no kernel support".into());
+                        }
+                    }
+                    if ml.strict_source {
+                        flags.push("strict source address".into());
+                    }
+                    if ml.media_handover {
+                        flags.push("media handover".into());
                     }
                     sd.insert("flags", flags);
+                    if let Some(ssrc) = s.last_ssrc {
+                        sd.insert("SSRC", i64::from(ssrc));
+                    }
                     sd.insert("stats", stats_dict(&st));
                     streams.push(Value::Dict(sd));
                 }
                 md.insert("streams", streams);
+                // "send"/"recv" are from our side: we send to a party that
+                // receives, and receive from one that sends.
                 let mut mflags: Vec<Value> = Vec::new();
                 if ml.has_sdp {
                     mflags.push("initialized".into());
                 }
-                if m.sends() || !ml.has_sdp {
+                if ml.asymmetric {
+                    mflags.push("asymmetric".into());
+                }
+                if m.receives() {
                     mflags.push("send".into());
                 }
-                if m.receives() || !ml.has_sdp {
+                if m.sends() {
                     mflags.push("recv".into());
                 }
-                if !ml.offerer && ml.has_sdp {
+                if ml.ice_controlling {
                     mflags.push("ICE controlling".into());
                 }
                 md.insert("flags", mflags);
                 medias.push(Value::Dict(md));
             }
             t.insert("medias", medias);
-            tags.insert(ml.tag.clone(), t);
+            let key = if ml.tag.is_empty() {
+                format!("<untagged {}>", ml.untagged_no)
+            } else {
+                ml.tag.clone()
+            };
+            tags.insert(key, t);
         }
         out.insert("tags", tags);
         let mut totals = Dict::new();

@@ -33,6 +33,8 @@ pub struct Settings {
     /// rtpengine waits this long after the last signalling before it commits
     /// to a learned endpoint (`--endpoint-learning=delayed`, the default).
     pub learning_delay: Duration,
+    /// `--table` < 0: query replies say "no kernel support", as rtpengine's do.
+    pub no_kernel: bool,
 }
 
 impl Default for Settings {
@@ -44,6 +46,7 @@ impl Default for Settings {
             delete_delay: Duration::from_secs(30),
             tos: 0,
             learning_delay: Duration::from_secs(3),
+            no_kernel: true,
         }
     }
 }
@@ -134,6 +137,7 @@ impl CallRegistry {
             endpoint: None,
             advertised_endpoint: None,
             confirmed: false,
+            last_ssrc: None,
             stats: StreamStats::default(),
         };
         Ok((mk(port), mk(port.wrapping_add(1))))
@@ -169,6 +173,10 @@ impl CallRegistry {
     /// Unprograms and closes the ports of one media leg, folding the data
     /// plane's counters into the stream stats so they survive.
     pub(super) fn release_media(&mut self, media: &mut MediaLeg, now: Instant) {
+        if media.released {
+            return;
+        }
+        media.released = true;
         for s in [&mut media.rtp, &mut media.rtcp] {
             if let Some(c) = self.table.remove(&FlowKey::new(s.local)) {
                 merge_counters(&mut s.stats, &c, now);
@@ -213,24 +221,42 @@ impl CallRegistry {
         };
         let learning_delay = self.settings.learning_delay;
         let call = self.calls.get_mut(&sref.call_id)?;
-        let flags = call.flags;
         let signal_age = now.saturating_duration_since(call.last_signal_at);
         let ml = call.monologues.get_mut(sref.ml)?;
-        if ml.deleted {
+        // rtpengine neither learns from nor relays a party that has not
+        // sent SDP yet (the callee before its answer).
+        if ml.deleted || !ml.has_sdp {
             return None;
         }
-        let asymmetric = ml.asymmetric;
+        let (asymmetric, strict, handover) = (ml.asymmetric, ml.strict_source, ml.media_handover);
         let media = ml.medias.get_mut(sref.media)?;
+        if media.released {
+            return None;
+        }
+        if sref.comp == Component::Rtp {
+            if let Some(pt) = super::peek::rtp_payload_type(data) {
+                media.last_pt = Some(pt);
+            }
+        }
         let stream = media.stream_mut(sref.comp);
         let len = data.len() as u64;
         let mut moved = false;
+        if let Some(ssrc) = super::peek::sender_ssrc(data) {
+            stream.last_ssrc = Some(ssrc);
+        }
 
-        if stream.confirmed || asymmetric {
-            if stream.endpoint != Some(src) && stream.confirmed {
-                if flags.media_handover {
+        if asymmetric {
+            // Nothing to learn: the first packet confirms the SDP address.
+            if !stream.confirmed {
+                stream.confirmed = true;
+                moved = true;
+            }
+        } else if stream.confirmed {
+            if stream.endpoint != Some(src) {
+                if handover {
                     stream.endpoint = Some(src);
                     moved = true;
-                } else if flags.strict_source {
+                } else if strict {
                     stream.stats.errors += 1;
                     return None;
                 }

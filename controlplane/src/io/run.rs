@@ -46,6 +46,7 @@ pub fn settings_from(config: &Config) -> Settings {
         final_timeout: config.final_timeout,
         delete_delay: config.delete_delay,
         tos: config.tos,
+        no_kernel: config.table < 0,
         ..Settings::default()
     }
 }

@@ -229,6 +229,43 @@ impl MediaDescription {
     pub fn payload_types(&self) -> Option<Vec<u8>> {
         self.formats.iter().map(|f| parse_pt(f)).collect()
     }
+
+    /// `(pt, "NAME/RATE[/CHANNELS]")` for each numeric format, resolved the
+    /// way the rewrite prints `a=rtpmap` (last rtpmap wins, else the static
+    /// table); formats rtpengine cannot name are left out.
+    pub fn codecs(&self) -> Vec<(u8, String)> {
+        use super::attr::{classify, static_rtpmap, AttrClass};
+        let mut maps: Vec<(u32, String)> = Vec::new();
+        for a in self.attributes() {
+            if let AttrClass::Rtpmap { pt, encoding } = classify(a) {
+                maps.push((pt, encoding));
+            }
+        }
+        self.formats
+            .iter()
+            .filter_map(|f| parse_pt(f))
+            .filter_map(|pt| {
+                let p = u32::from(pt);
+                maps.iter()
+                    .rev()
+                    .find(|(x, _)| *x == p)
+                    .map(|(_, e)| e.clone())
+                    .or_else(|| static_rtpmap(p).map(str::to_owned))
+                    .map(|e| (pt, e))
+            })
+            .collect()
+    }
+
+    /// The first `a=ptime` when it is a non-zero number.
+    pub fn ptime(&self) -> Option<i64> {
+        use super::attr::{classify, AttrClass};
+        self.attributes()
+            .find_map(|a| match classify(a) {
+                AttrClass::Ptime(p) => Some(p),
+                _ => None,
+            })
+            .filter(|p| *p != 0)
+    }
 }
 
 /// rtpengine reads payload types with `strtoul` and rejects > 127.

@@ -47,6 +47,8 @@ fn plan_for(c: &Case, sdp: &SessionDescription) -> RewritePlan {
                     rtcp_mux: sdp.media[i].rtcp_mux(),
                     direction: None,
                     proto: None,
+                    keep_formats: None,
+                    default_ptime: None,
                 }
             })
             .collect(),
@@ -332,6 +334,8 @@ fn sdp_version_follows_rtpengine() {
                 rtcp_mux: false,
                 direction: None,
                 proto: None,
+                keep_formats: None,
+                default_ptime: None,
             };
             sdp.media.len()
         ],
@@ -380,6 +384,8 @@ fn username_session_name_and_loop_protect() {
             rtcp_mux: false,
             direction: Some(Direction::Inactive),
             proto: Some("RTP/AVPF".into()),
+            keep_formats: None,
+            default_ptime: None,
         }],
         ..RewritePlan::default()
     };

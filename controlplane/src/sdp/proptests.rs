@@ -122,6 +122,8 @@ fn plan_for(sdp: &SessionDescription, v6: bool, flags: u8) -> RewritePlan {
                 rtcp_mux: m.rtcp_mux(),
                 direction: None,
                 proto: None,
+                keep_formats: None,
+                default_ptime: None,
             })
             .collect(),
         ..RewritePlan::default()

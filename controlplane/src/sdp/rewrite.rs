@@ -101,6 +101,12 @@ pub struct MediaRewrite {
     pub direction: Option<Direction>,
     /// Replaces the transport protocol token.
     pub proto: Option<String>,
+    /// Answers only keep the payload types that were offered (rtpengine's
+    /// codec tracking drops the rest); `None` keeps every format.
+    pub keep_formats: Option<Vec<u8>>,
+    /// `a=ptime` to print when the section has none: rtpengine carries the
+    /// offerer's packetisation time into the answer.
+    pub default_ptime: Option<i64>,
 }
 
 /// Everything [`rewrite`] needs besides the SDP.
@@ -293,9 +299,13 @@ fn media(
         "0".to_owned()
     };
     let proto = mr.proto.as_deref().unwrap_or(&m.proto);
+    let kept = |pt: u8| mr.keep_formats.as_ref().is_none_or(|k| k.contains(&pt));
+    // A filter that would leave nothing is not applied: an m= line needs a format.
+    let filter_applies = has_codecs && m.formats.iter().filter_map(|f| parse_pt(f)).any(kept);
     let formats: Vec<String> = if has_codecs {
         m.formats
             .iter()
+            .filter(|f| !filter_applies || parse_pt(f).is_none_or(kept))
             .map(|f| parse_pt(f).map_or_else(|| f.clone(), |pt| pt.to_string()))
             .collect()
     } else {
@@ -323,7 +333,7 @@ fn media(
             _ => {}
         }
     }
-    let ptime = ptime.unwrap_or(0);
+    let ptime = ptime.or(mr.default_ptime).unwrap_or(0);
 
     for l in &m.lines {
         match l {
@@ -366,7 +376,12 @@ fn media(
     if active {
         if has_codecs {
             let mut seen: Vec<u8> = Vec::new();
-            for pt in m.formats.iter().filter_map(|f| parse_pt(f)) {
+            for pt in m
+                .formats
+                .iter()
+                .filter_map(|f| parse_pt(f))
+                .filter(|&pt| !filter_applies || kept(pt))
+            {
                 let p = u32::from(pt);
                 let enc = rtpmaps
                     .iter()
