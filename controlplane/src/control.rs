@@ -95,7 +95,7 @@ impl Control {
                 }
             },
             Command::Query => {
-                reply = self.registry.query(now, req.call_id.as_deref())?;
+                reply = self.registry.query(now, req)?;
                 reply.insert("result", "ok");
             }
             Command::List => {

@@ -66,7 +66,10 @@ impl CallRegistry {
             }
         };
 
-        let stats = req.from_tag.is_some().then(|| self.call_stats(call, now));
+        let stats = req
+            .from_tag
+            .is_some()
+            .then(|| self.call_stats(call, now, req.from_tag.as_deref(), req.to_tag.as_deref()));
         let whole_call = (0..call.monologues.len())
             .filter(live)
             .all(|i| targets.contains(&i));

@@ -166,9 +166,13 @@ impl CallRegistry {
 
             // The party moved its media: rtpengine hands the other side new
             // ports unless told to keep them.
+            // Going on hold (c=0.0.0.0) is not a move.
             let moved = existed && {
                 let m = &self.calls[call_id].monologues[sender].medias[idx];
-                m.rtp.advertised_endpoint.is_some() && m.rtp.advertised_endpoint != endpoint
+                let real = |e: &Option<SocketAddr>| e.is_some_and(|e| !e.ip().is_unspecified());
+                real(&m.rtp.advertised_endpoint)
+                    && real(&endpoint)
+                    && m.rtp.advertised_endpoint != endpoint
             };
             if moved && !rejected && !req.flags.port_latching {
                 self.reallocate(call_id, receiver, idx, now)?;

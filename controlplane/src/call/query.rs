@@ -4,9 +4,9 @@
 use std::net::SocketAddr;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use crate::ng::{Dict, Value};
+use crate::ng::{Dict, NgRequest, Value};
 
-use super::model::{AddrFamily, Call, Component, StreamStats};
+use super::model::{AddrFamily, Call, Component, MediaLeg, Monologue, StreamStats};
 use super::registry::CallRegistry;
 use super::CallError;
 
@@ -36,13 +36,35 @@ fn stats_dict(st: &StreamStats) -> Dict {
 
 impl CallRegistry {
     /// The `query` reply body (without `result`).
-    pub fn query(&self, now: Instant, call_id: Option<&str>) -> Result<Dict, CallError> {
-        let call_id = call_id.ok_or(CallError::NoCallId)?;
+    pub fn query(&self, now: Instant, req: &NgRequest) -> Result<Dict, CallError> {
+        let call_id = req.call_id.as_deref().ok_or(CallError::NoCallId)?;
         let call = self.calls.get(call_id).ok_or(CallError::UnknownCall)?;
-        Ok(self.call_stats(call, now))
+        Ok(self.call_stats(call, now, req.from_tag.as_deref(), req.to_tag.as_deref()))
     }
 
-    pub(super) fn call_stats(&self, call: &Call, now: Instant) -> Dict {
+    /// Stats of the whole call, or, when a tag is named (the to-tag wins),
+    /// of that monologue and the ones it receives media from: the subset
+    /// rtpengine reports.
+    pub(super) fn call_stats(
+        &self,
+        call: &Call,
+        now: Instant,
+        from_tag: Option<&str>,
+        to_tag: Option<&str>,
+    ) -> Dict {
+        let focus = to_tag.or(from_tag).and_then(|t| call.find_tag(t));
+        let shown: Vec<usize> = match focus {
+            Some(f) => {
+                let mut v = vec![f];
+                v.extend(
+                    (0..call.monologues.len())
+                        .rev()
+                        .filter(|&o| o != f && call.monologues[o].subscribers.contains(&f)),
+                );
+                v
+            }
+            None => (0..call.monologues.len()).collect(),
+        };
         let mut out = Dict::new();
         let created = call.created.duration_since(UNIX_EPOCH).unwrap_or_default();
         out.insert("created", created.as_secs() as i64);
@@ -52,7 +74,7 @@ impl CallRegistry {
         let mut tags = Dict::new();
         let mut totals_rtp = StreamStats::default();
         let mut totals_rtcp = StreamStats::default();
-        for ml in &call.monologues {
+        for ml in shown.iter().filter_map(|&i| call.monologues.get(i)) {
             let mut t = Dict::new();
             t.insert("tag", ml.tag.clone());
             if let Some(vb) = &ml.via_branch {
@@ -89,11 +111,8 @@ impl CallRegistry {
                 md.insert("index", m.index as i64);
                 md.insert("type", m.kind.clone());
                 md.insert("protocol", m.protocol.clone());
-                if let Some(codec) = m
-                    .last_pt
-                    .and_then(|pt| m.codecs.iter().find(|(p, _)| *p == pt))
-                {
-                    md.insert("codec", codec.1.clone());
+                if let Some(codec) = m.last_pt.and_then(|pt| codec_name(call, ml, m, pt)) {
+                    md.insert("codec", codec);
                 }
                 let mut streams = Vec::new();
                 for comp in [Component::Rtp, Component::Rtcp] {
@@ -189,6 +208,19 @@ impl CallRegistry {
         let limit = limit.map_or(usize::MAX, |l| l as usize);
         self.order.iter().rev().take(limit).cloned().collect()
     }
+}
+
+/// The codec of payload type `pt` sent by `ml` on `m`: from its own SDP, else
+/// from what its peers offered for the same media (a party may send a codec
+/// the other side offered; rtpengine names it from either list).
+fn codec_name(call: &Call, ml: &Monologue, m: &MediaLeg, pt: u8) -> Option<String> {
+    let find = |list: &[(u8, String)]| list.iter().find(|(p, _)| *p == pt).map(|(_, c)| c.clone());
+    find(&m.codecs).or_else(|| {
+        ml.subscribers
+            .iter()
+            .filter_map(|&s| call.monologues.get(s)?.medias.get(m.index.checked_sub(1)?))
+            .find_map(|pm| find(&pm.codecs))
+    })
 }
 
 fn sub_entry(tag: &str) -> Value {

@@ -223,11 +223,12 @@ impl CallRegistry {
         let call = self.calls.get_mut(&sref.call_id)?;
         let signal_age = now.saturating_duration_since(call.last_signal_at);
         let ml = call.monologues.get_mut(sref.ml)?;
-        // rtpengine neither learns from nor relays a party that has not
-        // sent SDP yet (the callee before its answer).
-        if ml.deleted || !ml.has_sdp {
+        if ml.deleted {
             return None;
         }
+        // A party that has not sent SDP yet (the callee before its answer)
+        // is relayed but not learned from, as rtpengine does.
+        let learn = ml.has_sdp;
         let (asymmetric, strict, handover) = (ml.asymmetric, ml.strict_source, ml.media_handover);
         let media = ml.medias.get_mut(sref.media)?;
         if media.released {
@@ -245,7 +246,8 @@ impl CallRegistry {
             stream.last_ssrc = Some(ssrc);
         }
 
-        if asymmetric {
+        if !learn {
+        } else if asymmetric {
             // Nothing to learn: the first packet confirms the SDP address.
             if !stream.confirmed {
                 stream.confirmed = true;

@@ -1,7 +1,7 @@
 //! Media port allocation: binds RTP (even) / RTCP (odd) socket pairs from
 //! `--port-min`..`--port-max` and hands them to the data plane.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::Arc;
 
@@ -15,10 +15,12 @@ pub struct SocketPortAllocator {
     min: u16,
     /// Last usable RTP port (even, with `max_rtp + 1` still in range).
     max_rtp: u16,
-    /// Where the next search starts: rtpengine hands out ports from a moving
-    /// cursor rather than always the lowest free one, so that a port just
-    /// released is not reused at once while late packets may still arrive.
-    next: u16,
+    /// Where the next search starts, per local address. Like rtpengine, the
+    /// first pair on an address is the bottom of the range and later ones
+    /// are spread by a random step, so ports are not predictable and a port
+    /// just released is not reused at once while late packets may arrive.
+    next: HashMap<IpAddr, u16>,
+    rng: u64,
     in_use: HashSet<SocketAddr>,
 }
 
@@ -34,7 +36,8 @@ impl SocketPortAllocator {
             backend,
             min,
             max_rtp,
-            next: min,
+            next: HashMap::new(),
+            rng: seed(),
             in_use: HashSet::new(),
         }
     }
@@ -52,7 +55,7 @@ impl PortAllocator for SocketPortAllocator {
             return Err(CallError::OutOfPorts);
         }
         let slots = u32::from((self.max_rtp - self.min) / 2 + 1);
-        let mut port = self.next;
+        let mut port = *self.next.get(&ip).unwrap_or(&self.min);
         for _ in 0..slots {
             let candidate = port;
             port = if port >= self.max_rtp {
@@ -79,7 +82,14 @@ impl PortAllocator for SocketPortAllocator {
                 return Err(bind_err(ip, candidate + 1, e));
             }
             self.in_use.insert(rtp_local);
-            self.next = port;
+            let step = 2 * (self.random() % 16) as u16;
+            let next = u32::from(port) + u32::from(step);
+            let next = if next > u32::from(self.max_rtp) {
+                self.min
+            } else {
+                next as u16
+            };
+            self.next.insert(ip, next);
             return Ok(candidate);
         }
         Err(CallError::OutOfPorts)
@@ -92,6 +102,26 @@ impl PortAllocator for SocketPortAllocator {
             let _ = self.backend.remove_socket(rtcp);
         }
     }
+}
+
+impl SocketPortAllocator {
+    /// xorshift64: ports need to be unpredictable to an outsider, not
+    /// cryptographically random.
+    fn random(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+}
+
+fn seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    (t.as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(32)) | 1
 }
 
 fn bind_err(ip: IpAddr, port: u16, e: impl std::fmt::Display) -> CallError {
