@@ -30,7 +30,8 @@
 //! reference run.
 //!
 //! Normalisation: see [`Normaliser`]; everything it does not touch must be
-//! equal, including dictionary key order.
+//! equal, including dictionary key order. A failure report is a line diff
+//! with full context, so it shows both normalised replies at once.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -353,9 +354,10 @@ impl Norm {
 ///   identical in both runs; a relay port outside the range is a bug).
 /// - Wall-clock times (`created`, `created_us`, `last signal`, `last packet`,
 ///   ...): become `time`, keeping the key and that it was an integer.
-/// - Hash-ordered collections: rtpengine emits the `tags` dictionary of
-///   `query` and the `calls` list of `list` in GLib hash-table order, which is
-///   not part of the protocol; they are sorted before comparing.
+/// - Hash-ordered collections: rtpengine emits the `calls` list of `list` in
+///   GLib hash-table order, which is not part of the protocol; it is sorted
+///   before comparing. (`tags` in `query` follows creation order, stable over
+///   repeated runs, so its order is compared.)
 pub struct Normaliser {
     port_min: u16,
     port_max: u16,
@@ -375,7 +377,7 @@ const TIME_KEYS: &[&str] = &[
 /// Reply keys whose integer value is a port.
 const PORT_KEYS: &[&str] = &["local port", "port"];
 /// Collections rtpengine emits in hash order.
-const UNORDERED_KEYS: &[&str] = &["tags", "calls"];
+const UNORDERED_KEYS: &[&str] = &["calls"];
 
 impl Normaliser {
     pub fn new(port_min: u16, port_max: u16) -> Normaliser {
@@ -573,7 +575,7 @@ pub fn run(seq: &Sequence, kind: DaemonKind, phones: &Phones) -> Result<Run, Str
     let interfaces: Vec<&str> = seq.interfaces.iter().map(String::as_str).collect();
     let mut options: Vec<&str> = BASE_OPTIONS.to_vec();
     options.extend(seq.options.iter().map(String::as_str));
-    let daemon = Daemon::start(kind, &interfaces, &options);
+    let daemon = start_daemon(kind, &interfaces, &options)?;
     let client = daemon.client();
     let mut norm = Normaliser::new(daemon.port_min, daemon.port_max);
     let mut run = Run {
@@ -612,6 +614,27 @@ pub fn run(seq: &Sequence, kind: DaemonKind, phones: &Phones) -> Result<Run, Str
     }
     run.log = daemon.log();
     Ok(run)
+}
+
+/// Starts a daemon, retrying with the next port block: other test binaries
+/// running alongside draw from the same 22000..58000 blocks, so a startup
+/// failure can be a port clash rather than a fault of the daemon. A daemon
+/// that fails three times in a row is reported.
+fn start_daemon(kind: DaemonKind, interfaces: &[&str], options: &[&str]) -> Result<Daemon, String> {
+    let mut last = String::new();
+    for _ in 0..3 {
+        match std::panic::catch_unwind(|| Daemon::start(kind, interfaces, options)) {
+            Ok(d) => return Ok(d),
+            Err(p) => {
+                last = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+            }
+        }
+    }
+    Err(format!("{kind:?} failed to start 3 times; last: {last}"))
 }
 
 /// The request body of an ng step, in the form the step asks for.
@@ -894,12 +917,13 @@ pub fn diff(a: &str, b: &str) -> String {
             writeln!(out, "  {}", a[i]).expect("write");
             i += 1;
             j += 1;
-        } else if j < b.len() && (i == a.len() || lcs[i][j + 1] >= lcs[i + 1][j]) {
-            writeln!(out, "+ {}", b[j]).expect("write");
-            j += 1;
-        } else {
+        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
+            // Removals first, as in a unified diff.
             writeln!(out, "- {}", a[i]).expect("write");
             i += 1;
+        } else {
+            writeln!(out, "+ {}", b[j]).expect("write");
+            j += 1;
         }
     }
     out
