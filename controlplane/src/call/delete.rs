@@ -49,17 +49,28 @@ impl CallRegistry {
             }
             (None, None) => (0..call.monologues.len()).filter(live).collect(),
             (from, to) => {
-                let mut t = Vec::new();
+                let mut named = Vec::new();
                 for tag in [from, to].into_iter().flatten() {
                     match call.find_tag(tag).filter(live) {
-                        Some(i) => t.push(i),
+                        Some(i) => named.push(i),
                         None => return not_found(),
                     }
                 }
-                // A single tag takes its dialogue partner with it.
-                if t.len() == 1 {
-                    if let Some(p) = call.monologues[t[0]].peer.filter(live) {
-                        t.push(p);
+                // With both tags the branch is the to-tag's; the from-tag
+                // party goes only if that branch was all it had. With one
+                // tag, its partners go along unless they talk to others too.
+                let (mut t, others): (Vec<_>, Vec<_>) = match named.as_slice() {
+                    [f, to] => (vec![*to], vec![*f]),
+                    [f] => (vec![*f], associates(call, *f)),
+                    _ => (named.clone(), Vec::new()),
+                };
+                for o in others {
+                    let only_ours = associates(call, o)
+                        .iter()
+                        .filter(|&&x| live(&x))
+                        .all(|x| t.contains(x));
+                    if live(&o) && only_ours && !t.contains(&o) {
+                        t.push(o);
                     }
                 }
                 t
@@ -120,4 +131,16 @@ impl CallRegistry {
         // Streams whose destination went away now punt (and drop).
         self.program_call(call_id);
     }
+}
+
+/// Monologues `ml` exchanges media with, either way.
+fn associates(call: &super::model::Call, ml: MonologueIdx) -> Vec<MonologueIdx> {
+    let mut v: Vec<MonologueIdx> = call.monologues[ml].subscribers.clone();
+    for (i, o) in call.monologues.iter().enumerate() {
+        if o.subscribers.contains(&ml) && !v.contains(&i) {
+            v.push(i);
+        }
+    }
+    v.retain(|&i| i != ml);
+    v
 }

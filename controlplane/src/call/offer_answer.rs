@@ -127,7 +127,12 @@ impl CallRegistry {
         let use_sip_source = req.flags.sip_source_address && !req.flags.trust_address;
         for (idx, sdp_m) in parsed.media.iter().enumerate() {
             let rejected = sdp_m.port == 0;
-            let mut endpoint = parsed.media_endpoint(idx);
+            // A zero address (old-style hold) is still the party's endpoint
+            // for reporting; it is just never sent to.
+            let mut endpoint = parsed.media_endpoint(idx).or_else(|| {
+                let ip = parsed.media_connection(idx)?.ip()?;
+                Some(SocketAddr::new(ip, sdp_m.port))
+            });
             if use_sip_source {
                 if let (Some(ep), Some(rf)) = (endpoint.as_mut(), req.received_from) {
                     ep.set_ip(rf);
@@ -261,6 +266,17 @@ impl CallRegistry {
                     None => match call.monologues[a].peer {
                         Some(p) if call.monologues[p].tag.is_empty() => {
                             call.monologues[p].tag = to_tag.to_string();
+                            p
+                        }
+                        // Same branch, new to-tag: rtpengine renames the
+                        // branch's monologue (it keeps its ports) but still
+                        // gives the offerer new ones, as for a fork.
+                        Some(p)
+                            if req.via_branch.is_some()
+                                && call.monologues[p].via_branch == req.via_branch =>
+                        {
+                            call.monologues[p].tag = to_tag.to_string();
+                            fork = true;
                             p
                         }
                         Some(_) => {
