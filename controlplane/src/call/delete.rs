@@ -49,12 +49,18 @@ impl CallRegistry {
             }
             (None, None) => (0..call.monologues.len()).filter(live).collect(),
             (from, to) => {
+                // An unknown to-tag (a branch renamed since) degrades to a
+                // from-tag delete, as in rtpengine.
                 let mut named = Vec::new();
-                for tag in [from, to].into_iter().flatten() {
-                    match call.find_tag(tag).filter(live) {
-                        Some(i) => named.push(i),
-                        None => return not_found(),
-                    }
+                match from.and_then(|f| call.find_tag(f)).filter(live) {
+                    Some(i) => named.push(i),
+                    None if from.is_some() => return not_found(),
+                    None => {}
+                }
+                match to.and_then(|t| call.find_tag(t)).filter(live) {
+                    Some(i) => named.push(i),
+                    None if from.is_none() => return not_found(),
+                    None => {}
                 }
                 // With both tags the branch is the to-tag's; the from-tag
                 // party goes only if that branch was all it had. With one

@@ -52,17 +52,20 @@ impl CallRegistry {
         from_tag: Option<&str>,
         to_tag: Option<&str>,
     ) -> Dict {
-        let focus = to_tag.or(from_tag).and_then(|t| call.find_tag(t));
-        let shown: Vec<usize> = match focus {
-            Some(f) => {
-                let mut v = vec![f];
-                v.extend(
-                    (0..call.monologues.len())
-                        .rev()
-                        .filter(|&o| o != f && call.monologues[o].subscribers.contains(&f)),
-                );
-                v
-            }
+        // A named tag that does not exist shows nothing, as in rtpengine.
+        let shown: Vec<usize> = match to_tag.or(from_tag) {
+            Some(t) => match call.find_tag(t) {
+                Some(f) => {
+                    let mut v = vec![f];
+                    v.extend(
+                        (0..call.monologues.len())
+                            .rev()
+                            .filter(|&o| o != f && call.monologues[o].subscribers.contains(&f)),
+                    );
+                    v
+                }
+                None => Vec::new(),
+            },
             None => (0..call.monologues.len()).collect(),
         };
         let mut out = Dict::new();
