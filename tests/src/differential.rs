@@ -593,7 +593,7 @@ pub fn run(seq: &Sequence, kind: DaemonKind, phones: &Phones) -> Result<Run, Str
                 .map_err(|e| format!("{label}: {e}"))?;
             (label, text)
         } else {
-            let (form, body) = request_body(step, phones)?;
+            let (form, body) = request_body(step, kind, phones)?;
             let command = step
                 .get(form)
                 .and_then(|r| r.get("command"))
@@ -638,8 +638,19 @@ fn start_daemon(kind: DaemonKind, interfaces: &[&str], options: &[&str]) -> Resu
 }
 
 /// The request body of an ng step, in the form the step asks for.
-fn request_body(step: &Value, phones: &Phones) -> Result<(&'static str, Vec<u8>), String> {
-    if let Some(r) = step.get("ng") {
+///
+/// `ng_rtpengine` is what rtpengine gets instead of `ng`, for requests whose
+/// form rtpengine 10.5 predates (the `rtpp-flags` string): the step then
+/// checks that rtpbolt's reply to the new form equals rtpengine's reply to
+/// the equivalent old form.
+fn request_body(
+    step: &Value,
+    kind: DaemonKind,
+    phones: &Phones,
+) -> Result<(&'static str, Vec<u8>), String> {
+    if let (DaemonKind::Rtpengine, Some(r)) = (kind, step.get("ng_rtpengine")) {
+        Ok(("ng", to_bencode(r, phones)?.encode()))
+    } else if let Some(r) = step.get("ng") {
         Ok(("ng", to_bencode(r, phones)?.encode()))
     } else if let Some(r) = step.get("ng_json") {
         let r = substitute_json(r, phones)?;

@@ -49,8 +49,9 @@ impl CallRegistry {
             }
             (None, None) => (0..call.monologues.len()).filter(live).collect(),
             (from, to) => {
-                // An unknown to-tag (a branch renamed since) degrades to a
-                // from-tag delete, as in rtpengine.
+                // An unknown to-tag with a via-branch (a branch renamed
+                // since) degrades to a from-tag delete, as in rtpengine;
+                // without one it is a mismatch.
                 let mut named = Vec::new();
                 match from.and_then(|f| call.find_tag(f)).filter(live) {
                     Some(i) => named.push(i),
@@ -59,7 +60,9 @@ impl CallRegistry {
                 }
                 match to.and_then(|t| call.find_tag(t)).filter(live) {
                     Some(i) => named.push(i),
-                    None if from.is_none() => return not_found(),
+                    None if to.is_some() && (from.is_none() || req.via_branch.is_none()) => {
+                        return not_found()
+                    }
                     None => {}
                 }
                 // With both tags the branch is the to-tag's; the from-tag
