@@ -20,7 +20,9 @@ use rtpbolt_tests::{Daemon, DaemonKind};
 const NAT_IP: &str = "127.1.0.9";
 /// rtpengine's learning delay is 3 s after the last signalling; wait a bit
 /// longer so that the next packet certainly confirms.
-const PAST_LEARNING: Duration = Duration::from_millis(3400);
+// rtpengine learns while now_secs <= last_signal_secs + 3 (whole seconds), so
+// confirmation is certain only after 4 s.
+const PAST_LEARNING: Duration = Duration::from_millis(4200);
 
 /// Sends `n` RTP packets with SSRC `ssrc` from `from` to `to`, then counts,
 /// per receiver, how many of them arrived and from which source.

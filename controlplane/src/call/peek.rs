@@ -11,6 +11,14 @@ fn is_v2(buf: &[u8]) -> bool {
     buf.first().is_some_and(|b| b >> 6 == 2)
 }
 
+/// Whether a packet can be relayed as RTP or RTCP: version 2 in the RFC 7983
+/// range (128..=191) and long enough for its fixed header. Anything else on
+/// a media port is malformed (STUN and DTLS have no handler yet).
+pub fn is_relayable(buf: &[u8]) -> bool {
+    let min = if is_rtcp(buf) { 8 } else { 12 };
+    is_v2(buf) && buf.len() >= min
+}
+
 /// Payload type of an RTP packet (not RTCP).
 pub fn rtp_payload_type(buf: &[u8]) -> Option<u8> {
     if buf.len() < 12 || !is_v2(buf) || is_rtcp(buf) {
@@ -44,5 +52,7 @@ mod tests {
         assert_eq!(sender_ssrc(&rtcp), Some(0xdead_beef));
         assert_eq!(sender_ssrc(&[0x00, 0, 0]), None);
         assert_eq!(rtp_payload_type(&rtp[..11]), None);
+        assert!(is_relayable(&rtp) && is_relayable(&rtcp));
+        assert!(!is_relayable(&rtp[..11]) && !is_relayable(&[0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
     }
 }

@@ -221,7 +221,14 @@ impl CallRegistry {
         };
         let learning_delay = self.settings.learning_delay;
         let call = self.calls.get_mut(&sref.call_id)?;
-        let signal_age = now.saturating_duration_since(call.last_signal_at);
+        // rtpengine compares whole seconds: it keeps learning while
+        // now <= last_signal + delay, so up to a second longer than the delay.
+        let secs = |t: SystemTime| {
+            t.duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        };
+        let learned_long_enough = secs(wall) > secs(call.last_signal) + learning_delay.as_secs();
         let ml = call.monologues.get_mut(sref.ml)?;
         if ml.deleted {
             return None;
@@ -232,6 +239,11 @@ impl CallRegistry {
         let (asymmetric, strict, handover) = (ml.asymmetric, ml.strict_source, ml.media_handover);
         let media = ml.medias.get_mut(sref.media)?;
         if media.released {
+            return None;
+        }
+        if !super::peek::is_relayable(data) {
+            media.stream_mut(sref.comp).stats.errors += 1;
+            self.totals.malformed_packets += 1;
             return None;
         }
         if sref.comp == Component::Rtp {
@@ -271,7 +283,7 @@ impl CallRegistry {
                 stream.endpoint = Some(src);
                 moved = true;
             }
-            if signal_age >= learning_delay {
+            if learned_long_enough {
                 stream.confirmed = true;
                 moved = true;
             }

@@ -19,6 +19,8 @@ pub struct Totals {
     /// Packets that arrived on a port no stream owns (between port release
     /// and socket close).
     pub unknown_packets: u64,
+    /// Packets dropped by the control plane as neither RTP nor RTCP.
+    pub malformed_packets: u64,
     pub ended_calls: u64,
     pub total_duration: Duration,
 }
