@@ -16,6 +16,8 @@ mod peek;
 mod query;
 mod registry;
 mod statistics;
+#[cfg(test)]
+mod tests;
 
 pub use delete::DeleteOutcome;
 pub use interfaces::{Interfaces, LocalAddress, LogicalInterface};

@@ -37,7 +37,7 @@ impl CallRegistry {
         wall: SystemTime,
         req: &NgRequest,
     ) -> Result<Vec<u8>, CallError> {
-        self.exchange(now, wall, req, Exchange::Offer)
+        self.exchange_or_undo(now, wall, req, Exchange::Offer)
     }
 
     /// `answer`: the SDP comes from the `to-tag` party and goes back to the
@@ -48,7 +48,31 @@ impl CallRegistry {
         wall: SystemTime,
         req: &NgRequest,
     ) -> Result<Vec<u8>, CallError> {
-        self.exchange(now, wall, req, Exchange::Answer)
+        self.exchange_or_undo(now, wall, req, Exchange::Answer)
+    }
+
+    /// A call that a failed request created (e.g. "Ran out of ports" half
+    /// way) is removed again with whatever ports it got, as rtpengine does.
+    fn exchange_or_undo(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        req: &NgRequest,
+        ex: Exchange,
+    ) -> Result<Vec<u8>, CallError> {
+        let existed = req
+            .call_id
+            .as_deref()
+            .is_some_and(|id| self.calls.contains_key(id));
+        let result = self.exchange(now, wall, req, ex);
+        if result.is_err() && !existed {
+            if let Some(id) = req.call_id.as_deref() {
+                if self.destroy_call(id, now).is_some() {
+                    self.totals.managed_sessions = self.totals.managed_sessions.saturating_sub(1);
+                }
+            }
+        }
+        result
     }
 
     fn exchange(

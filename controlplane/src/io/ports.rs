@@ -27,7 +27,7 @@ pub struct SocketPortAllocator {
 impl SocketPortAllocator {
     pub fn new(backend: Arc<SocketsBackend>, port_min: u16, port_max: u16) -> Self {
         let min = port_min.max(2).saturating_add(port_min % 2);
-        let max_rtp = if port_max % 2 == 0 {
+        let max_rtp = if port_max.is_multiple_of(2) {
             port_max.saturating_sub(2)
         } else {
             port_max.saturating_sub(1)

@@ -1,0 +1,339 @@
+//! Call-model tests on a fake clock: offer/answer, latching, forks,
+//! deletes and timeouts, against a real flow table (memfd) and a port
+//! allocator that hands out numbers without sockets.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant, SystemTime};
+
+use shared_tables::{FlowKey, FlowTable, SrcMismatch};
+
+use super::*;
+use crate::ng::{Dict, NgRequest, Value};
+
+/// Hands out sequential even ports in a small range; records releases.
+struct CountingPorts {
+    next: u16,
+    max: u16,
+    released: std::sync::Arc<std::sync::Mutex<Vec<SocketAddr>>>,
+}
+
+impl PortAllocator for CountingPorts {
+    fn allocate_pair(&mut self, _ip: IpAddr) -> Result<u16, CallError> {
+        if self.next + 1 > self.max {
+            return Err(CallError::OutOfPorts);
+        }
+        let p = self.next;
+        self.next += 2;
+        Ok(p)
+    }
+    fn release_pair(&mut self, rtp: SocketAddr) {
+        self.released.lock().unwrap().push(rtp);
+    }
+}
+
+struct Harness {
+    reg: CallRegistry,
+    _table: FlowTable,
+    released: std::sync::Arc<std::sync::Mutex<Vec<SocketAddr>>>,
+    now: Instant,
+    wall: SystemTime,
+}
+
+fn sdp(ip: &str, port: u16) -> String {
+    format!(
+        "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 8\r\na=sendrecv\r\n"
+    )
+}
+
+fn req(pairs: &[(&str, Value)]) -> NgRequest {
+    let mut d = Dict::new();
+    for (k, v) in pairs {
+        d.insert(*k, v.clone());
+    }
+    NgRequest::from_value(&Value::Dict(d)).expect("valid request")
+}
+
+fn m_port(sdp: &[u8]) -> u16 {
+    let s = String::from_utf8_lossy(sdp);
+    let line = s
+        .lines()
+        .find(|l| l.starts_with("m=audio "))
+        .expect("m= line");
+    line.split(' ').nth(1).unwrap().parse().unwrap()
+}
+
+const RELAY: &str = "127.0.0.1";
+
+impl Harness {
+    fn new(max_port: u16, settings: Settings) -> Harness {
+        let table = FlowTable::create(1024).unwrap();
+        let released = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let ports = CountingPorts {
+            next: 30000,
+            max: max_port,
+            released: released.clone(),
+        };
+        let ifs = Interfaces::new([("default".to_string(), RELAY.parse().unwrap(), None)]);
+        let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        Harness {
+            reg: CallRegistry::new(
+                ifs,
+                settings,
+                table.writer().unwrap(),
+                Box::new(ports),
+                wall,
+            ),
+            _table: table,
+            released,
+            now: Instant::now(),
+            wall,
+        }
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.now += d;
+        self.wall += d;
+    }
+
+    fn offer(
+        &mut self,
+        call: &str,
+        from: &str,
+        sdp: &str,
+        flags: &[&str],
+    ) -> Result<Vec<u8>, CallError> {
+        let flags: Vec<Value> = flags.iter().map(|f| Value::from(*f)).collect();
+        let r = req(&[
+            ("command", "offer".into()),
+            ("call-id", call.into()),
+            ("from-tag", from.into()),
+            ("sdp", sdp.into()),
+            ("flags", flags.into()),
+        ]);
+        self.reg.offer(self.now, self.wall, &r)
+    }
+
+    fn answer(
+        &mut self,
+        call: &str,
+        from: &str,
+        to: &str,
+        sdp: &str,
+    ) -> Result<Vec<u8>, CallError> {
+        let r = req(&[
+            ("command", "answer".into()),
+            ("call-id", call.into()),
+            ("from-tag", from.into()),
+            ("to-tag", to.into()),
+            ("sdp", sdp.into()),
+        ]);
+        self.reg.answer(self.now, self.wall, &r)
+    }
+
+    fn packet(&mut self, to_port: u16, from: &str, data: &[u8]) -> Option<Transmit> {
+        let local: SocketAddr = format!("{RELAY}:{to_port}").parse().unwrap();
+        let src: SocketAddr = from.parse().unwrap();
+        self.reg
+            .handle_packet(self.now, self.wall, local, src, data)
+    }
+
+    fn flow(&self, port: u16) -> Option<shared_tables::FlowAction> {
+        let key = FlowKey::new(format!("{RELAY}:{port}").parse().unwrap());
+        self.reg.table.get(&key).map(|(_, a)| a)
+    }
+}
+
+const RTP: [u8; 12] = [0x80, 0, 0, 1, 0, 0, 0, 160, 0, 0, 0, 7];
+
+/// Offer from 10.0.0.1:4000, answer from 10.0.0.2:5000: returns the ports
+/// (towards callee, towards caller).
+fn basic_call(h: &mut Harness, call: &str) -> (u16, u16) {
+    let to_callee = m_port(&h.offer(call, "ft", &sdp("10.0.0.1", 4000), &[]).unwrap());
+    let to_caller = m_port(&h.answer(call, "ft", "tt", &sdp("10.0.0.2", 5000)).unwrap());
+    (to_callee, to_caller)
+}
+
+#[test]
+fn offer_answer_rewrites_to_our_ports_and_reoffer_keeps_them() {
+    let mut h = Harness::new(30100, Settings::default());
+    let (b_port, a_port) = basic_call(&mut h, "c1");
+    assert_ne!(b_port, a_port);
+    assert!(b_port % 2 == 0 && a_port % 2 == 0);
+    let again = m_port(&h.offer("c1", "ft", &sdp("10.0.0.1", 4000), &[]).unwrap());
+    assert_eq!(again, b_port, "a re-offer keeps the callee-facing port");
+    assert_eq!(h.reg.call_count(), 1);
+}
+
+#[test]
+fn packets_punt_until_confirmed_then_the_table_forwards() {
+    let mut h = Harness::new(30100, Settings::default());
+    let (b_port, a_port) = basic_call(&mut h, "c1");
+    // No entry before the endpoint is confirmed: packets come to us.
+    assert!(h.flow(a_port).is_none());
+    // The caller is behind NAT: it sends from elsewhere than its SDP said.
+    let tx = h.packet(a_port, "192.0.2.9:7000", &RTP).expect("relayed");
+    assert_eq!(tx.to, "10.0.0.2:5000".parse().unwrap());
+    assert_eq!(tx.from.port(), b_port);
+    // The callee's media now goes to the learned address.
+    let back = h
+        .packet(b_port, "10.0.0.2:5000", &RTP)
+        .expect("relayed back");
+    assert_eq!(back.to, "192.0.2.9:7000".parse().unwrap());
+    assert!(h.flow(a_port).is_none(), "still learning");
+    // After the learning window the next packets confirm and program flows.
+    h.advance(Duration::from_secs(5));
+    h.packet(a_port, "192.0.2.9:7000", &RTP).expect("relayed");
+    h.packet(b_port, "10.0.0.2:5000", &RTP).expect("relayed");
+    let fwd = h.flow(a_port).expect("caller flow programmed");
+    assert_eq!(fwd.dst, "10.0.0.2:5000".parse().unwrap());
+    assert_eq!(fwd.src.port(), b_port);
+    assert_eq!(
+        fwd.expected_src, None,
+        "no source check without strict-source"
+    );
+    let rev = h.flow(b_port).expect("callee flow programmed");
+    assert_eq!(rev.dst, "192.0.2.9:7000".parse().unwrap());
+}
+
+#[test]
+fn strict_source_drops_and_counts_other_sources_once_confirmed() {
+    let mut h = Harness::new(30100, Settings::default());
+    let b_port = m_port(
+        &h.offer("c1", "ft", &sdp("10.0.0.1", 4000), &["strict-source"])
+            .unwrap(),
+    );
+    let a_port = m_port(&h.answer("c1", "ft", "tt", &sdp("10.0.0.2", 5000)).unwrap());
+    let _ = b_port;
+    h.advance(Duration::from_secs(5));
+    assert!(h.packet(a_port, "10.0.0.1:4000", &RTP).is_some());
+    assert!(h.packet(a_port, "198.51.100.1:4000", &RTP).is_none());
+    let flow = h.flow(a_port).expect("programmed");
+    assert_eq!(flow.expected_src, Some("10.0.0.1:4000".parse().unwrap()));
+    assert_eq!(flow.src_mismatch, SrcMismatch::Drop);
+    let q = h
+        .reg
+        .query(
+            h.now,
+            &req(&[("command", "query".into()), ("call-id", "c1".into())]),
+        )
+        .unwrap();
+    let errors = q
+        .get("totals")
+        .and_then(Value::as_dict)
+        .and_then(|t| t.get("RTP"))
+        .and_then(Value::as_dict)
+        .and_then(|r| r.get("errors"))
+        .and_then(Value::as_int);
+    assert_eq!(errors, Some(1));
+}
+
+#[test]
+fn malformed_packets_are_dropped_and_counted() {
+    let mut h = Harness::new(30100, Settings::default());
+    let (_, a_port) = basic_call(&mut h, "c1");
+    assert!(h.packet(a_port, "10.0.0.1:4000", &[1, 2, 3]).is_none());
+    assert!(h.packet(a_port, "10.0.0.1:4000", &[0u8; 40]).is_none());
+    assert_eq!(h.reg.totals().malformed_packets, 2);
+}
+
+#[test]
+fn forked_answer_gets_new_ports_on_both_sides() {
+    let mut h = Harness::new(30100, Settings::default());
+    let (b_port, a_port) = basic_call(&mut h, "c1");
+    let a2 = m_port(&h.answer("c1", "ft", "t2", &sdp("10.0.0.3", 6000)).unwrap());
+    assert_ne!(a2, a_port, "the offerer faces the new branch on new ports");
+    assert!(h
+        .released
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|r| r.port() == a_port));
+    // The first branch still reaches the offerer through its offer port.
+    h.advance(Duration::from_secs(5));
+    let tx = h
+        .packet(b_port, "10.0.0.2:5000", &RTP)
+        .expect("first branch relayed");
+    assert_eq!(tx.to, "10.0.0.1:4000".parse().unwrap());
+    assert_eq!(tx.from.port(), a2);
+}
+
+#[test]
+fn rejected_stream_has_no_ports() {
+    let mut h = Harness::new(30100, Settings::default());
+    let two = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\nm=video 0 RTP/AVP 96\r\n";
+    let out = h.offer("c1", "ft", two, &[]).unwrap();
+    let s = String::from_utf8(out).unwrap();
+    assert!(s.contains("m=video 0 "), "{s}");
+}
+
+#[test]
+fn delete_immediately_or_after_the_delay() {
+    let mut h = Harness::new(30100, Settings::default());
+    basic_call(&mut h, "now");
+    basic_call(&mut h, "later");
+    let del = |call: &str, delay: i64| {
+        req(&[
+            ("command", "delete".into()),
+            ("call-id", call.into()),
+            ("from-tag", "ft".into()),
+            ("delete-delay", delay.into()),
+        ])
+    };
+    let now = h.now;
+    assert!(matches!(
+        h.reg.delete(now, &del("now", 0)),
+        Ok(DeleteOutcome::Deleted(Some(_)))
+    ));
+    assert_eq!(h.reg.call_count(), 1);
+    assert!(matches!(
+        h.reg.delete(now, &del("later", 2)),
+        Ok(DeleteOutcome::Deleted(_))
+    ));
+    assert_eq!(h.reg.call_count(), 1, "kept during delete-delay");
+    h.advance(Duration::from_secs(3));
+    let gone = h.reg.handle_timeout(h.now);
+    assert_eq!(gone, vec!["later".to_string()]);
+    assert!(matches!(
+        h.reg.delete(h.now, &del("nope", 0)),
+        Ok(DeleteOutcome::NotFound)
+    ));
+}
+
+#[test]
+fn idle_calls_time_out_and_active_ones_stay() {
+    let settings = Settings {
+        timeout: Duration::from_secs(10),
+        ..Settings::default()
+    };
+    let mut h = Harness::new(30100, settings);
+    basic_call(&mut h, "idle");
+    let (_, a_port) = basic_call(&mut h, "busy");
+    for _ in 0..4 {
+        h.advance(Duration::from_secs(3));
+        h.packet(a_port, "10.0.0.1:4000", &RTP);
+        h.reg.handle_timeout(h.now);
+    }
+    assert_eq!(h.reg.list(None), vec!["busy".to_string()]);
+    assert_eq!(h.reg.totals().timeout_sessions, 1);
+}
+
+#[test]
+fn out_of_ports_is_an_error_and_the_call_is_not_half_made() {
+    // Room for one call (two pairs): the second offer runs out half way.
+    let mut h = Harness::new(30003, Settings::default());
+    h.offer("c1", "ft", &sdp("10.0.0.1", 4000), &[]).unwrap();
+    h.reg.ports = Box::new(CountingPorts {
+        next: 30004,
+        max: 30005,
+        released: h.released.clone(),
+    });
+    let err = h
+        .offer("c2", "ft", &sdp("10.0.0.1", 4000), &[])
+        .unwrap_err();
+    assert_eq!(err.to_string(), "Ran out of ports");
+    assert_eq!(h.reg.list(None), vec!["c1".to_string()]);
+    assert!(
+        h.released.lock().unwrap().iter().any(|r| r.port() == 30004),
+        "the pair the failed offer got is released"
+    );
+}
