@@ -34,6 +34,9 @@ fuzz_target!(|data: &[u8]| {
                 rtcp_mux: m.rtcp_mux(),
                 direction: None,
                 proto: None,
+                // Exercise the answer path's format filter and ptime carry.
+                keep_formats: (flags & 32 != 0).then(|| vec![0, 8, 101]),
+                default_ptime: (flags & 64 != 0).then_some(20),
             })
             .collect(),
         ..RewritePlan::default()
