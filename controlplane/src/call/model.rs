@@ -147,6 +147,11 @@ pub struct StreamStats {
     pub packets: u64,
     pub bytes: u64,
     pub errors: u64,
+    /// The part of the above the data plane's fast path counted (rtpengine's
+    /// "kernel" figures); the rest went through the control plane.
+    pub fast_packets: u64,
+    pub fast_bytes: u64,
+    pub fast_errors: u64,
     /// Wall-clock time of the last packet received on this stream.
     pub last_packet: Option<SystemTime>,
     /// Monotonic time of the last packet, for the timeouts.
@@ -158,6 +163,9 @@ impl StreamStats {
         self.packets += other.packets;
         self.bytes += other.bytes;
         self.errors += other.errors;
+        self.fast_packets += other.fast_packets;
+        self.fast_bytes += other.fast_bytes;
+        self.fast_errors += other.fast_errors;
     }
 }
 

@@ -201,6 +201,12 @@ impl CallRegistry {
             ml.medias = medias;
             ml.deleted = true;
         }
+        for ml in &call.monologues {
+            for m in &ml.medias {
+                self.totals.ended.add(&m.rtp.stats);
+                self.totals.ended.add(&m.rtcp.stats);
+            }
+        }
         Some(call)
     }
 
@@ -385,6 +391,9 @@ pub(super) fn merge_counters(st: &mut StreamStats, c: &FlowCounters, now: Instan
     st.packets += c.packets;
     st.bytes += c.bytes;
     st.errors += c.errors;
+    st.fast_packets += c.packets;
+    st.fast_bytes += c.bytes;
+    st.fast_errors += c.errors;
     if let Some(at) = counter_instant(c, now) {
         if st.last_packet_at.is_none_or(|t| t < at) {
             let ago = now.saturating_duration_since(at);

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::ng::{Dict, Value};
 
+use super::model::StreamStats;
 use super::registry::CallRegistry;
 
 #[derive(Debug, Default, Clone)]
@@ -23,6 +24,8 @@ pub struct Totals {
     pub malformed_packets: u64,
     pub ended_calls: u64,
     pub total_duration: Duration,
+    /// Media counters of calls that are gone.
+    pub ended: StreamStats,
 }
 
 impl Totals {
@@ -41,7 +44,7 @@ impl CallRegistry {
     /// The `statistics` reply body (without `result`). `ng_counts` are the
     /// per-command request counters kept by the ng front end.
     pub fn statistics(&self, now: Instant, wall: SystemTime, ng_counts: &[(&str, u64)]) -> Dict {
-        let (mut packets, mut bytes, mut errors) = (0u64, 0u64, 0u64);
+        let mut media = self.totals.ended;
         for call in self.calls.values() {
             for ml in &call.monologues {
                 for m in &ml.medias {
@@ -51,9 +54,7 @@ impl CallRegistry {
                         } else {
                             self.stream_stats(s, now)
                         };
-                        packets += st.packets;
-                        bytes += st.bytes;
-                        errors += st.errors;
+                        media.add(&st);
                     }
                 }
             }
@@ -75,9 +76,22 @@ impl CallRegistry {
         total.insert("finaltimeoutsessions", t.final_timeout_sessions as i64);
         total.insert("regularterminatedsessions", t.regular_terminated as i64);
         total.insert("forcedterminatedsessions", t.forced_terminated as i64);
-        total.insert("relayedpackets", packets as i64);
-        total.insert("relayedpacketerrors", errors as i64);
-        total.insert("relayedbytes", bytes as i64);
+        // "kernel" is rtpengine's name for its fast path: here, the data
+        // plane's flow-table hits; "user" is what the control plane relayed.
+        let m = &media;
+        for (name, v) in [
+            ("relayedpackets_user", m.packets - m.fast_packets),
+            ("relayedpacketerrors_user", m.errors - m.fast_errors),
+            ("relayedbytes_user", m.bytes - m.fast_bytes),
+            ("relayedpackets_kernel", m.fast_packets),
+            ("relayedpacketerrors_kernel", m.fast_errors),
+            ("relayedbytes_kernel", m.fast_bytes),
+            ("relayedpackets", m.packets),
+            ("relayedpacketerrors", m.errors),
+            ("relayedbytes", m.bytes),
+        ] {
+            total.insert(name, v as i64);
+        }
         let avg = if t.ended_calls == 0 {
             0.0
         } else {
