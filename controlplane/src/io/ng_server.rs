@@ -75,7 +75,13 @@ impl NgService {
             }
         }
         let reply = {
-            let mut control = self.control.lock().ok()?;
+            // A panic while handling one request must not take every later
+            // request down with a poisoned lock: the call state is still
+            // consistent enough to serve the other calls.
+            let mut control = self
+                .control
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             control.handle(now, SystemTime::now(), &parsed.body)
         };
         let bytes = ng::encode_reply(parsed.cookie, parsed.encoding, &reply);

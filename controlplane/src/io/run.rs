@@ -115,8 +115,11 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         let backend = backend.clone();
         tokio::spawn(async move {
             while let Some(pkt) = punt_rx.recv().await {
-                let tx = {
-                    let Ok(mut c) = control.lock() else { return };
+                // One bad packet must not end the punt path for all calls.
+                let tx = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let mut c = control
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                     c.registry.handle_packet(
                         Instant::now(),
                         SystemTime::now(),
@@ -124,7 +127,15 @@ pub async fn run(config: Config) -> Result<(), RunError> {
                         pkt.src,
                         &pkt.data,
                     )
-                };
+                }))
+                .unwrap_or_else(|_| {
+                    tracing::error!(
+                        "packet from {} on {} caused a panic; dropped",
+                        pkt.src,
+                        pkt.local
+                    );
+                    None
+                });
                 if let Some(tx) = tx {
                     if let Err(e) = backend.send_from(tx.from, tx.to, &tx.data) {
                         tracing::debug!("forward {} -> {}: {e}", tx.from, tx.to);
@@ -141,8 +152,14 @@ pub async fn run(config: Config) -> Result<(), RunError> {
             let mut tick = tokio::time::interval(Duration::from_millis(500));
             loop {
                 tick.tick().await;
-                let Ok(mut c) = control.lock() else { return };
-                for id in c.registry.handle_timeout(Instant::now()) {
+                let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let mut c = control
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    c.registry.handle_timeout(Instant::now())
+                }))
+                .unwrap_or_default();
+                for id in ended {
                     tracing::info!(call_id = %id, "call ended (timeout or delete-delay)");
                 }
             }
