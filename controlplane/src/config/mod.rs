@@ -794,8 +794,14 @@ mod tests {
             .prop_filter_map(
                 "valid ports",
                 |((ifs, ng, a, b), (t, st, ft, ot, dd), (tos, nt, fg, ls, ll, table), pid)| {
-                    let mut ifs = ifs;
-                    ifs.dedup();
+                    // The resolver keeps the first of identical specs, wherever they are.
+                    let mut unique: Vec<InterfaceSpec> = Vec::new();
+                    for i in ifs {
+                        if !unique.contains(&i) {
+                            unique.push(i);
+                        }
+                    }
+                    let ifs = unique;
                     (ng.port() != 0).then(|| Config {
                         interfaces: ifs,
                         // Display drops flowinfo, so generate addresses it can express.
