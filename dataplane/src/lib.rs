@@ -18,7 +18,7 @@ pub mod classify;
 pub mod counters;
 pub mod process;
 
-pub use backend::udp::{BackendError, SocketsBackend};
+pub use backend::udp::{BackendError, SocketsBackend, SocketsIo};
 pub use backend::{PuntSink, PuntedPacket};
 pub use batch::{Batch, DropReason, Packet, Verdict, BATCH_SIZE, MAX_PACKET_LEN};
 pub use counters::WorkerCounters;

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, UdpSocket};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use dataplane::{PuntSink, PuntedPacket, SocketsBackend, WorkerCounters};
+use dataplane::{PuntSink, PuntedPacket, SocketsBackend, SocketsIo, WorkerCounters};
 use shared_tables::{FlowAction, FlowKey, FlowTable, SrcMismatch, TableWriter};
 
 struct ChannelSink(Mutex<mpsc::Sender<PuntedPacket>>);
@@ -81,17 +81,19 @@ struct Setup {
     port2: SocketAddr,
 }
 
-fn setup(workers: usize) -> Setup {
+fn setup(workers: usize, io: SocketsIo) -> Setup {
     let table = FlowTable::create(64).unwrap();
     let mut w = table.writer().unwrap();
     let (tx, punted) = mpsc::channel();
-    let dp = SocketsBackend::start(
+    let dp = SocketsBackend::start_with(
         table.reader(),
         workers,
         false,
         Arc::new(ChannelSink(Mutex::new(tx))),
+        io,
     )
     .unwrap();
+    assert_eq!(dp.io(), io);
     let a = bind("127.0.0.1:0");
     let b = bind("127.0.0.1:0");
     let (p1, p2) = (bind("127.0.0.1:0"), bind("127.0.0.1:0"));
@@ -116,9 +118,8 @@ fn setup(workers: usize) -> Setup {
     }
 }
 
-#[test]
-fn relays_both_ways_and_counts() {
-    let s = setup(2);
+fn relays_both_ways_and_counts(io: SocketsIo) {
+    let s = setup(2, io);
     for seq in 0..100u16 {
         s.a.send_to(&rtp(seq, 172), s.port1).unwrap();
         let (data, from) = recv(&s.b);
@@ -137,9 +138,8 @@ fn relays_both_ways_and_counts() {
     assert_eq!((st.rx_packets, st.tx_dropped, st.punted), (200, 0, 0));
 }
 
-#[test]
-fn bursts_are_batched_and_all_arrive() {
-    let s = setup(1);
+fn bursts_are_batched_and_all_arrive(io: SocketsIo) {
+    let s = setup(1, io);
     // More than one recvmmsg batch queued at once.
     for seq in 0..300u16 {
         s.a.send_to(&rtp(seq, 100), s.port1).unwrap();
@@ -151,9 +151,8 @@ fn bursts_are_batched_and_all_arrive() {
     assert!(s.dp.stats().batches < 300, "packets were batched");
 }
 
-#[test]
-fn punts_unknown_flows_and_stun() {
-    let s = setup(2);
+fn punts_unknown_flows_and_stun(io: SocketsIo) {
+    let s = setup(2, io);
     let p3 = bind("127.0.0.1:0");
     let port3 = p3.local_addr().unwrap();
     s.dp.add_socket(p3).unwrap();
@@ -175,9 +174,8 @@ fn punts_unknown_flows_and_stun() {
     wait_stats(&s.dp, "2 punted", |c| c.punted == 2);
 }
 
-#[test]
-fn malformed_and_wrong_source_are_dropped_and_counted() {
-    let s = setup(2);
+fn malformed_and_wrong_source_are_dropped_and_counted(io: SocketsIo) {
+    let s = setup(2, io);
     s.a.send_to(&[0x40; 30], s.port1).unwrap(); // not RTP/STUN/DTLS
     s.a.send_to(&rtp(0, 12)[..10], s.port1).unwrap(); // short RTP
     let stranger = bind("127.0.0.1:0");
@@ -191,9 +189,8 @@ fn malformed_and_wrong_source_are_dropped_and_counted() {
     assert_eq!(recv(&s.b).0, rtp(7, 40));
 }
 
-#[test]
-fn sets_tos_on_egress_socket() {
-    let mut s = setup(1);
+fn sets_tos_on_egress_socket(io: SocketsIo) {
+    let mut s = setup(1, io);
     let (aa, ba) = (s.a.local_addr().unwrap(), s.b.local_addr().unwrap());
     // An egress socket we keep a duplicate fd of, to read IP_TOS back.
     let mine = bind("127.0.0.1:0");
@@ -219,9 +216,8 @@ fn sets_tos_on_egress_socket() {
     ));
 }
 
-#[test]
-fn ipv4_in_ipv6_out() {
-    let mut s = setup(2);
+fn ipv4_in_ipv6_out(io: SocketsIo) {
+    let mut s = setup(2, io);
     let b6 = bind("[::1]:0");
     let ours6 = bind("[::1]:0");
     let ours6_addr = ours6.local_addr().unwrap();
@@ -240,9 +236,8 @@ fn ipv4_in_ipv6_out() {
     assert_eq!(recv(&b6), (rtp(3, 33), ours6_addr));
 }
 
-#[test]
-fn send_from_remove_and_rebind() {
-    let s = setup(2);
+fn send_from_remove_and_rebind(io: SocketsIo) {
+    let s = setup(2, io);
     s.dp.send_from(s.port1, s.a.local_addr().unwrap(), b"hello")
         .unwrap();
     assert_eq!(recv(&s.a), (b"hello".to_vec(), s.port1));
@@ -265,9 +260,8 @@ fn send_from_remove_and_rebind() {
     ));
 }
 
-#[test]
-fn forward_without_egress_socket_counts_tx_drop() {
-    let mut s = setup(1);
+fn forward_without_egress_socket_counts_tx_drop(io: SocketsIo) {
+    let mut s = setup(1, io);
     let (aa, ba) = (s.a.local_addr().unwrap(), s.b.local_addr().unwrap());
     let unregistered: SocketAddr = "127.0.0.1:9".parse().unwrap();
     s.w.upsert(FlowKey::new(s.port1), &flow(ba, unregistered, aa, 1))
@@ -276,9 +270,8 @@ fn forward_without_egress_socket_counts_tx_drop() {
     wait_stats(&s.dp, "tx drop", |c| c.tx_dropped == 1 && c.forwarded == 1);
 }
 
-#[test]
-fn shutdown_is_prompt() {
-    let s = setup(4);
+fn shutdown_is_prompt(io: SocketsIo) {
+    let s = setup(4, io);
     let t = Instant::now();
     s.dp.shutdown();
     assert!(
@@ -309,4 +302,42 @@ fn pinned_workers_start() {
         ),
         Err(dataplane::BackendError::NoWorkers)
     ));
+}
+
+/// Every behaviour above holds for both ways a worker moves packets.
+macro_rules! for_each_io {
+    ($($name:ident),* $(,)?) => {
+        mod uring {
+            $(#[test] fn $name() { super::$name(dataplane::SocketsIo::Uring) })*
+        }
+        mod epoll {
+            $(#[test] fn $name() { super::$name(dataplane::SocketsIo::Epoll) })*
+        }
+    };
+}
+
+for_each_io!(
+    relays_both_ways_and_counts,
+    bursts_are_batched_and_all_arrive,
+    punts_unknown_flows_and_stun,
+    malformed_and_wrong_source_are_dropped_and_counted,
+    sets_tos_on_egress_socket,
+    ipv4_in_ipv6_out,
+    send_from_remove_and_rebind,
+    forward_without_egress_socket_counts_tx_drop,
+    shutdown_is_prompt
+);
+
+#[test]
+fn auto_picks_uring_on_this_kernel() {
+    let table = FlowTable::create(4).unwrap();
+    let (tx, _rx) = mpsc::channel();
+    let dp = SocketsBackend::start(
+        table.reader(),
+        1,
+        false,
+        Arc::new(ChannelSink(Mutex::new(tx))),
+    )
+    .unwrap();
+    assert_eq!(dp.io(), SocketsIo::Uring);
 }

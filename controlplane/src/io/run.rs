@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use dataplane::{PuntSink, PuntedPacket, SocketsBackend};
+use dataplane::{PuntSink, PuntedPacket, SocketsBackend, SocketsIo};
 use shared_tables::FlowTable;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
@@ -66,12 +66,25 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let table = FlowTable::create(capacity)?;
 
     let (punt_tx, mut punt_rx) = mpsc::unbounded_channel();
-    let backend = Arc::new(SocketsBackend::start(
+    // Not an rtpengine option, so not a command-line one: an existing rtpengine config
+    // must start rtpbolt unchanged. For benchmarks and kernels where io_uring misbehaves.
+    let io_env = std::env::var("RTPBOLT_SOCKETS_IO").ok();
+    let io = SocketsIo::from_env_value(io_env.as_deref()).unwrap_or_else(|| {
+        tracing::warn!("RTPBOLT_SOCKETS_IO={io_env:?} is not auto, uring or epoll; using auto");
+        SocketsIo::Auto
+    });
+    let backend = Arc::new(SocketsBackend::start_with(
         table.reader(),
         config.num_threads.max(1),
         true,
         Arc::new(ChannelPunt(punt_tx)),
+        io,
     )?);
+    tracing::info!(
+        "sockets data plane: {} workers, {:?} I/O",
+        config.num_threads.max(1),
+        backend.io()
+    );
 
     let registry = CallRegistry::new(
         interfaces,

@@ -22,6 +22,18 @@ pub struct PuntedPacket {
     pub received: Duration,
 }
 
+impl PuntedPacket {
+    /// A copy of a batch packet received at `received`.
+    pub fn copy_of(pkt: &crate::Packet, received: Duration) -> PuntedPacket {
+        PuntedPacket {
+            local: pkt.local(),
+            src: pkt.src(),
+            data: pkt.data().to_vec(),
+            received,
+        }
+    }
+}
+
 /// Where punted packets go. The control plane implements it by forwarding into a channel;
 /// it is called from worker threads, so it must not block for long (drop when full).
 pub trait PuntSink: Send + Sync + 'static {

@@ -119,7 +119,10 @@ impl EventFd {
 
 /// Decodes a kernel-filled socket address. IPv4-mapped IPv6 sources (a dual-stack socket
 /// receiving IPv4) become plain IPv4, so they compare equal to an IPv4 expected source.
-fn from_storage(ss: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<SocketAddr> {
+pub(crate) fn from_storage(
+    ss: &libc::sockaddr_storage,
+    len: libc::socklen_t,
+) -> Option<SocketAddr> {
     match libc::c_int::from(ss.ss_family) {
         libc::AF_INET if len as usize >= size_of::<libc::sockaddr_in>() => {
             // SAFETY: family is AF_INET and the kernel wrote a full sockaddr_in;
@@ -152,7 +155,7 @@ fn from_storage(ss: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<Soc
 }
 
 /// Encodes `sa` for the kernel.
-fn to_storage(sa: SocketAddr, ss: &mut libc::sockaddr_storage) -> libc::socklen_t {
+pub(crate) fn to_storage(sa: SocketAddr, ss: &mut libc::sockaddr_storage) -> libc::socklen_t {
     match sa {
         SocketAddr::V4(v4) => {
             // SAFETY: sockaddr_storage is large and aligned enough for sockaddr_in; all-zero

@@ -11,6 +11,8 @@
 //! the socket, so the port can be re-bound as soon as `remove_socket` returns.
 
 mod ffi;
+mod ring;
+mod uring;
 mod worker;
 
 use core::time::Duration;
@@ -25,6 +27,31 @@ use shared_tables::TableReader;
 use crate::backend::PuntSink;
 use crate::counters::{PublishedCounters, WorkerCounters};
 use ffi::{Epoll, EventFd};
+
+/// How workers move packets between the sockets and batches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SocketsIo {
+    /// io_uring if this kernel supports multishot receives (6.1+, not disabled by sysctl
+    /// or seccomp), else epoll.
+    Auto,
+    /// One multishot receive per socket and queued sends on an io_uring per worker: one
+    /// system call per batch of packets from any number of sockets.
+    Uring,
+    /// epoll + `recvmmsg` per ready socket + `sendmmsg` per egress socket.
+    Epoll,
+}
+
+impl SocketsIo {
+    /// From the `RTPBOLT_SOCKETS_IO` environment value (`auto`, `uring`, `epoll`).
+    pub fn from_env_value(v: Option<&str>) -> Option<SocketsIo> {
+        match v.map(str::trim) {
+            None | Some("") | Some("auto") => Some(SocketsIo::Auto),
+            Some("uring") | Some("io_uring") => Some(SocketsIo::Uring),
+            Some("epoll") => Some(SocketsIo::Epoll),
+            Some(_) => None,
+        }
+    }
+}
 
 /// How long `remove_socket` waits for workers to let go of a socket.
 const REMOVE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -51,6 +78,12 @@ pub enum BackendError {
     /// An IPv4 socket cannot send to an IPv6 destination.
     #[error("cannot send from {local} to {dst}: address families differ")]
     FamilyMismatch { local: SocketAddr, dst: SocketAddr },
+    /// io_uring was asked for but this kernel cannot run it.
+    #[error("io_uring sockets path unavailable: {source}")]
+    UringUnavailable {
+        #[source]
+        source: std::io::Error,
+    },
     /// A worker thread is gone (it failed to start or panicked).
     #[error("data-plane worker {index} is not running")]
     WorkerGone { index: usize },
@@ -92,6 +125,11 @@ pub(crate) enum Command {
     },
 }
 
+enum AnyWorker {
+    Epoll(worker::Worker),
+    Uring(uring::UringWorker),
+}
+
 struct WorkerHandle {
     thread: Option<JoinHandle<()>>,
     cmds: mpsc::Sender<Command>,
@@ -118,6 +156,7 @@ struct Registry {
 
 /// The plain-UDP-sockets data plane.
 pub struct SocketsBackend {
+    io: SocketsIo,
     workers: Vec<WorkerHandle>,
     registry: Mutex<Registry>,
     shutdown: Arc<AtomicBool>,
@@ -133,9 +172,32 @@ impl SocketsBackend {
         pin_cores: bool,
         punt: Arc<dyn PuntSink>,
     ) -> Result<SocketsBackend, BackendError> {
+        SocketsBackend::start_with(table, workers, pin_cores, punt, SocketsIo::Auto)
+    }
+
+    /// [`start`](Self::start) with an explicit I/O method. `Auto` resolves to `Uring` or
+    /// `Epoll` by probing the kernel; [`io`](Self::io) tells which.
+    pub fn start_with(
+        table: TableReader,
+        workers: usize,
+        pin_cores: bool,
+        punt: Arc<dyn PuntSink>,
+        requested: SocketsIo,
+    ) -> Result<SocketsBackend, BackendError> {
         if workers == 0 {
             return Err(BackendError::NoWorkers);
         }
+        let method = match requested {
+            SocketsIo::Epoll => SocketsIo::Epoll,
+            SocketsIo::Auto => match ring::probe() {
+                Ok(()) => SocketsIo::Uring,
+                Err(_) => SocketsIo::Epoll,
+            },
+            SocketsIo::Uring => {
+                ring::probe().map_err(|source| BackendError::UringUnavailable { source })?;
+                SocketsIo::Uring
+            }
+        };
         let cpus = if pin_cores {
             ffi::allowed_cpus().map_err(|source| BackendError::Io {
                 op: "sched_getaffinity",
@@ -146,6 +208,7 @@ impl SocketsBackend {
         };
         let shutdown = Arc::new(AtomicBool::new(false));
         let mut backend = SocketsBackend {
+            io: method,
             workers: Vec::with_capacity(workers),
             registry: Mutex::new(Registry {
                 socks: HashMap::new(),
@@ -163,14 +226,24 @@ impl SocketsBackend {
             let (cmd_tx, cmd_rx) = mpsc::channel();
             let stats = Arc::new(PublishedCounters::default());
             let (ready_tx, ready_rx) = mpsc::channel();
-            let w = worker::Worker {
-                table: table.clone(),
-                punt: punt.clone(),
-                cmds: cmd_rx,
-                wake: wake.clone(),
-                epoll,
-                stats: stats.clone(),
-                shutdown: shutdown.clone(),
+            let w = match method {
+                SocketsIo::Uring => AnyWorker::Uring(uring::UringWorker {
+                    table: table.clone(),
+                    punt: punt.clone(),
+                    cmds: cmd_rx,
+                    wake: wake.clone(),
+                    stats: stats.clone(),
+                    shutdown: shutdown.clone(),
+                }),
+                _ => AnyWorker::Epoll(worker::Worker {
+                    table: table.clone(),
+                    punt: punt.clone(),
+                    cmds: cmd_rx,
+                    wake: wake.clone(),
+                    epoll,
+                    stats: stats.clone(),
+                    shutdown: shutdown.clone(),
+                }),
             };
             let cpu = (!cpus.is_empty()).then(|| cpus[index % cpus.len()]);
             let thread = std::thread::Builder::new()
@@ -178,12 +251,28 @@ impl SocketsBackend {
                 .spawn(move || {
                     if let Some(cpu) = cpu {
                         if let Err(source) = ffi::pin_current_thread(cpu) {
-                            let _ = ready_tx.send(Err(source));
+                            let _ = ready_tx.send(Err(("sched_setaffinity", source)));
                             return;
                         }
                     }
-                    let _ = ready_tx.send(Ok(()));
-                    w.run();
+                    match w {
+                        AnyWorker::Epoll(w) => {
+                            let _ = ready_tx.send(Ok(()));
+                            w.run();
+                        }
+                        // The ring is made on its thread: it is single-issuer.
+                        AnyWorker::Uring(w) => {
+                            match ring::Uring::new(uring::RECV_BUFFERS, uring::SEND_SLOTS) {
+                                Ok(r) => {
+                                    let _ = ready_tx.send(Ok(()));
+                                    w.run(r);
+                                }
+                                Err(e) => {
+                                    let _ = ready_tx.send(Err(("io_uring_setup", e)));
+                                }
+                            }
+                        }
+                    }
                 })
                 .map_err(io("spawn"))?;
             // Registered before checking readiness so Drop joins it on any error below.
@@ -195,16 +284,16 @@ impl SocketsBackend {
             });
             match ready_rx.recv() {
                 Ok(Ok(())) => {}
-                Ok(Err(source)) => {
-                    return Err(BackendError::Io {
-                        op: "sched_setaffinity",
-                        source,
-                    })
-                }
+                Ok(Err((op, source))) => return Err(BackendError::Io { op, source }),
                 Err(_) => return Err(BackendError::WorkerGone { index }),
             }
         }
         Ok(backend)
+    }
+
+    /// The I/O method the workers run.
+    pub fn io(&self) -> SocketsIo {
+        self.io
     }
 
     fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {

@@ -149,12 +149,7 @@ impl Worker {
         let mut done: u64 = 0;
         for (i, pkt) in pkts.iter().enumerate() {
             match pkt.verdict() {
-                Verdict::Punt => self.punt.punt(PuntedPacket {
-                    local: pkt.local(),
-                    src: pkt.src(),
-                    data: pkt.data().to_vec(),
-                    received: batch.now(),
-                }),
+                Verdict::Punt => self.punt.punt(PuntedPacket::copy_of(pkt, batch.now())),
                 Verdict::Forward { src, tos, .. } if done & (1 << i) == 0 => {
                     let mut group: u64 = 0;
                     for (j, p) in pkts.iter().enumerate().skip(i) {
