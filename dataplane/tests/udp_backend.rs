@@ -325,7 +325,8 @@ for_each_io!(
     ipv4_in_ipv6_out,
     send_from_remove_and_rebind,
     forward_without_egress_socket_counts_tx_drop,
-    shutdown_is_prompt
+    shutdown_is_prompt,
+    long_flow_outlives_ring_wraparound
 );
 
 #[test]
@@ -340,4 +341,28 @@ fn auto_picks_uring_on_this_kernel() {
     )
     .unwrap();
     assert_eq!(dp.io(), SocketsIo::Uring);
+}
+
+/// Counters and rings wrap (buffer ring tail, slots); traffic must flow past them.
+fn long_flow_outlives_ring_wraparound(io: SocketsIo) {
+    let s = setup(1, io);
+    let total = 70_000u32;
+    let mut got = 0u32;
+    let mut buf = [0u8; 2048];
+    s.b.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    for i in 0..total {
+        s.a.send_to(&rtp(i as u16, 60), s.port1).unwrap();
+        if i % 64 == 63 {
+            while got + 64 <= i + 1 {
+                s.b.recv(&mut buf)
+                    .unwrap_or_else(|e| panic!("after {got} forwarded: {e}; {:?}", s.dp.stats()));
+                got += 1;
+            }
+        }
+    }
+    while got < total {
+        s.b.recv(&mut buf)
+            .unwrap_or_else(|e| panic!("after {got} forwarded: {e}; {:?}", s.dp.stats()));
+        got += 1;
+    }
 }

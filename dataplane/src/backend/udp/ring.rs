@@ -9,6 +9,7 @@
 //! `io_uring_enter` per batch of packets from any number of sockets.
 #![allow(unsafe_code)]
 
+use std::collections::VecDeque;
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::net::SocketAddr;
@@ -210,8 +211,8 @@ pub(crate) struct Uring {
     /// The msghdr template multishot receives parse their buffers with; the kernel
     /// reads it when each request is armed.
     recv_msg: Box<libc::msghdr>,
-    /// Completions copied out, so the worker can act on them while submitting more.
-    events: Vec<Event>,
+    /// Completions reaped but not yet handled by the worker, oldest first.
+    events: VecDeque<Event>,
 }
 
 // SAFETY: the raw pointers (buffer ring mapping, msghdr) are owned by this value and
@@ -247,7 +248,7 @@ impl Uring {
             bufs,
             slots: SendSlots::new(send_slots),
             recv_msg,
-            events: Vec::with_capacity(CQ_ENTRIES as usize),
+            events: VecDeque::with_capacity(CQ_ENTRIES as usize),
         })
     }
 
@@ -291,6 +292,13 @@ impl Uring {
     /// Queues `data` to `dst` from `fd`. `Ok(false)` if every send slot is in flight
     /// (the caller drops or sends synchronously).
     pub(crate) fn send(&mut self, fd: RawFd, data: &[u8], dst: SocketAddr) -> io::Result<bool> {
+        if self.slots.free.is_empty() {
+            // A backlog of receives can outrun the slots; sends usually complete during
+            // submission, so submitting and reaping frees them. Receives reaped here
+            // wait in `events`, in order.
+            self.ring.submit()?;
+            self.reap();
+        }
         let Some(slot) = self.slots.free.pop() else {
             return Ok(false);
         };
@@ -313,11 +321,19 @@ impl Uring {
         self.ring.submit().map(|_| ())
     }
 
-    /// Submits what is queued and waits up to `timeout` for at least one completion,
-    /// then collects every available completion into [`Uring::events`].
+    /// Submits what is queued; unless completions are already waiting, waits up to
+    /// `timeout` for some. Then reaps every available completion (see
+    /// [`Uring::next_event`]).
     pub(crate) fn submit_and_wait(&mut self, timeout: core::time::Duration) -> io::Result<()> {
         self.bufs.publish();
+        if !self.events.is_empty() || timeout.is_zero() {
+            self.ring.submit()?;
+            self.reap();
+            return Ok(());
+        }
         let ts = types::Timespec::from(timeout);
+        // Waiting for a batch (min_wait_usec, 6.12+) would save wake-ups, but with
+        // DEFER_TASKRUN it left single packets unreceived until the timeout on 6.18.
         let args = types::SubmitArgs::new().timespec(&ts);
         match self.ring.submitter().submit_with_args(1, &args) {
             Ok(_) => {}
@@ -328,31 +344,34 @@ impl Uring {
                 ) => {}
             Err(e) => return Err(e),
         }
-        self.events.clear();
+        self.reap();
+        Ok(())
+    }
+
+    /// Moves every available completion into `events`; send completions free their slot.
+    fn reap(&mut self) {
         for cqe in self.ring.completion() {
             let what = Completion::from_user_data(cqe.user_data());
             if let Completion::Send { slot } = what {
                 self.slots.free.push(slot);
             }
-            self.events.push(Event {
+            self.events.push_back(Event {
                 what,
                 result: cqe.result(),
                 more: cqueue::more(cqe.flags()),
                 buffer: cqueue::buffer_select(cqe.flags()),
             });
         }
-        Ok(())
     }
 
-    /// The completions collected by the last [`Uring::submit_and_wait`], moved out so the
-    /// worker can submit while walking them (give them back with [`Uring::restore_events`]).
-    pub(crate) fn take_events(&mut self) -> Vec<Event> {
-        std::mem::take(&mut self.events)
+    /// How many reaped completions wait to be handled.
+    pub(crate) fn pending_events(&self) -> usize {
+        self.events.len()
     }
 
-    pub(crate) fn restore_events(&mut self, mut events: Vec<Event>) {
-        events.clear();
-        self.events = events;
+    /// The oldest reaped completion not yet handled.
+    pub(crate) fn next_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
     }
 
     /// The datagram in receive buffer `bid` (`len` bytes including the header).
@@ -393,6 +412,16 @@ impl Uring {
 /// still armed. Anything less (io_uring disabled by sysctl or seccomp, kernel < 6.1)
 /// means the epoll path.
 pub(crate) fn probe() -> io::Result<()> {
+    // On its own thread: tearing a ring down queues task work on the thread that made it,
+    // which would interrupt the caller's next blocking call with EINTR.
+    std::thread::Builder::new()
+        .name("rtpbolt-uring-probe".to_owned())
+        .spawn(probe_here)?
+        .join()
+        .map_err(|_| io::Error::other("io_uring probe panicked"))?
+}
+
+fn probe_here() -> io::Result<()> {
     use std::net::UdpSocket;
     use std::os::fd::AsRawFd;
     let mut ring = Uring::new(8, 8)?;
@@ -405,10 +434,12 @@ pub(crate) fn probe() -> io::Result<()> {
     let deadline = std::time::Instant::now() + core::time::Duration::from_secs(1);
     while std::time::Instant::now() < deadline {
         ring.submit_and_wait(core::time::Duration::from_millis(10))?;
-        let events = ring.take_events();
-        let got = events
-            .iter()
-            .find(|e| e.what == Completion::Recv { token: 7 });
+        let mut got = None;
+        while let Some(e) = ring.next_event() {
+            if e.what == (Completion::Recv { token: 7 }) {
+                got = Some(e);
+            }
+        }
         let ok = match got {
             Some(e) if e.result > 0 && e.more => {
                 let bid = e.buffer.unwrap_or(u16::MAX);
@@ -423,10 +454,7 @@ pub(crate) fn probe() -> io::Result<()> {
                     e.result
                 )))
             }
-            None => {
-                ring.restore_events(events);
-                continue;
-            }
+            None => continue,
         };
         return if ok {
             Ok(())

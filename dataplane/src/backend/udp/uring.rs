@@ -78,9 +78,13 @@ impl UringWorker {
             if st.ring.submit_and_wait(POLL_TIMEOUT).is_err() {
                 break;
             }
-            let events = st.ring.take_events();
             let mut woken = false;
-            for ev in &events {
+            // Only what was reaped before this round: sends may reap more while it runs,
+            // and housekeeping below must not starve under load.
+            for _ in 0..st.ring.pending_events() {
+                let Some(ev) = st.ring.next_event() else {
+                    break;
+                };
                 match ev.what {
                     Completion::Recv { token } => {
                         if let Some(bid) = ev.buffer {
@@ -104,7 +108,6 @@ impl UringWorker {
                     Completion::Cancel => {}
                 }
             }
-            st.ring.restore_events(events);
             self.flush(&mut st);
             for token in std::mem::take(&mut st.rearm) {
                 if let Some(o) = st.owned.get_mut(&token) {
