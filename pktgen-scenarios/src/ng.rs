@@ -178,6 +178,11 @@ impl NgConn {
                 ("command", Bencode::from("delete")),
                 ("call-id", cid.into()),
                 ("from-tag", call.from_tag.as_str().into()),
+                // Free the ports now, not after the daemon's delete delay
+                // (30 s by default): thousands of deleted calls a second
+                // would otherwise exhaust any port range, and the run would
+                // measure the range instead of the relay.
+                ("delete-delay", Bencode::Int(0)),
             ]),
             timeout,
         )

@@ -40,6 +40,9 @@ pub struct RecvResult {
     pub misrouted: u64,
     /// Datagrams that are not probes at all.
     pub malformed: u64,
+    /// Sum over flows of [`FlowStats::next_expected`], published as
+    /// [`Live::acked`].
+    acked: u64,
 }
 
 impl RecvResult {
@@ -59,10 +62,13 @@ impl RecvResult {
         if p.dest() != local {
             self.misrouted += 1;
         }
-        match self.flows[slot].record(p.seq()) {
+        let flow = &mut self.flows[slot];
+        let before = flow.next_expected();
+        match flow.record(p.seq()) {
             Arrival::InOrder | Arrival::Reordered => {}
             Arrival::Duplicate | Arrival::Untracked => return false,
         }
+        self.acked += flow.next_expected() - before;
         let sent = p.send_ns();
         if sent >= plan.measure_from_ns {
             self.measured += 1;
@@ -111,6 +117,7 @@ pub fn run(
                     fresh += u64::from(res.record(plan, local, batch.packet(i), now));
                 }
                 live.received.fetch_add(fresh, Ordering::Relaxed);
+                live.acked.store(res.acked, Ordering::Release);
                 if n < MAX_BATCH {
                     break;
                 }

@@ -241,8 +241,12 @@ const DEFAULT_MAX_LOSS_PERCENT: f64 = 0.1;
 fn default_blast_streams() -> u32 {
     4
 }
+/// 32 per stream of the default four: enough to keep a relay's batches
+/// full, and under the 50 queued packets per port past which rtpengine
+/// starts discarding ("UDP receive queue exceeded"), which would measure
+/// that guard rather than forwarding.
 fn default_in_flight() -> u32 {
-    4096
+    128
 }
 fn default_ng_in_flight() -> Vec<u32> {
     vec![1, 4]

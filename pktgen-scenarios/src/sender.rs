@@ -15,12 +15,15 @@ use std::time::Duration;
 
 use crate::endpoints::Endpoints;
 use crate::payload::{Direction, ProbePacket, ProbeRepr};
-use crate::sys::{monotonic_ns, MsgBatch};
+use crate::sys::{monotonic_ns, MsgBatch, MAX_BATCH};
 
 /// Shortest sleep between two sends: bounds wake-ups to 2000 a second.
 pub const TICK: Duration = Duration::from_micros(500);
 /// A packet sent this long after its due time counts as late.
 pub const LATE: Duration = Duration::from_millis(2);
+/// A blast with a full window and nothing acknowledged for this long sends
+/// another batch anyway.
+pub const STALL: Duration = Duration::from_millis(20);
 
 /// One stream in one direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,7 +68,8 @@ pub enum Pace {
     /// Each flow at this many packets per second.
     Rate { pps: u32 },
     /// Round-robin over the flows as fast as possible, but never more than
-    /// `max_in_flight` packets sent and not yet received.
+    /// `max_in_flight` packets sent and not yet acknowledged (see
+    /// [`Live::acked`]).
     Blast { max_in_flight: u64 },
 }
 
@@ -74,6 +78,10 @@ pub enum Pace {
 pub struct Live {
     pub sent: AtomicU64,
     pub received: AtomicU64,
+    /// Packets that arrived or are presumed lost because a later packet of
+    /// their flow arrived: the blast window is `sent − acked`, so a lost
+    /// packet does not hold a slot of it forever.
+    pub acked: AtomicU64,
     /// Set when the sender has finished (or failed).
     pub sender_done: AtomicBool,
 }
@@ -219,14 +227,33 @@ fn paced(plan: &SendPlan<'_>, pps: u32, batches: &mut Batches<'_>, res: &mut Sen
 fn blast(plan: &SendPlan<'_>, max_in_flight: u64, batches: &mut Batches<'_>, res: &mut SendResult) {
     let n = plan.flows.len() as u64;
     let end_ns = plan.start_ns + plan.duration.as_nanos() as u64;
+    let stall_ns = STALL.as_nanos() as u64;
     let mut g = 0u64;
+    let (mut last_acked, mut last_progress) = (0, plan.start_ns);
     sleep_until(plan.start_ns);
-    while monotonic_ns() < end_ns {
-        let sent = batches.live.sent.load(Ordering::Relaxed);
-        let in_flight = sent.saturating_sub(batches.live.received.load(Ordering::Relaxed));
-        let room = max_in_flight
+    loop {
+        let now = monotonic_ns();
+        if now >= end_ns {
+            break;
+        }
+        let acked = batches.live.acked.load(Ordering::Acquire);
+        if acked != last_acked {
+            (last_acked, last_progress) = (acked, now);
+        }
+        let in_flight = batches
+            .live
+            .sent
+            .load(Ordering::Relaxed)
+            .saturating_sub(acked);
+        let mut room = max_in_flight
             .saturating_sub(in_flight)
-            .min(crate::sys::MAX_BATCH as u64);
+            .min(MAX_BATCH as u64);
+        if room == 0 && now - last_progress > stall_ns {
+            // Nothing has come back for a while: the tail of every flow was
+            // lost, so no later packet can acknowledge it. Probe again.
+            room = MAX_BATCH as u64;
+            last_progress = now;
+        }
         if room == 0 {
             // The relay (or the receiver) is behind; give it the CPU.
             std::thread::sleep(Duration::from_micros(20));

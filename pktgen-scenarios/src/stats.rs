@@ -36,6 +36,12 @@ pub struct FlowStats {
 }
 
 impl FlowStats {
+    /// One past the highest sequence number seen: every packet before it has
+    /// arrived or is presumed lost.
+    pub fn next_expected(&self) -> u64 {
+        self.highest.map_or(0, |h| h + 1)
+    }
+
     pub fn record(&mut self, seq: u64) -> Arrival {
         if seq >= MAX_TRACKED_SEQ {
             return Arrival::Untracked;
@@ -239,6 +245,7 @@ mod tests {
             [InOrder, InOrder, InOrder, Reordered, Duplicate, InOrder, InOrder, Reordered]
         );
         assert_eq!((f.received, f.reordered, f.duplicates), (7, 2, 1));
+        assert_eq!(f.next_expected(), 201);
         assert_eq!(f.record(MAX_TRACKED_SEQ), Untracked);
         let t = Totals::new(&[10, 3], &[f]);
         assert_eq!(

@@ -4,9 +4,6 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rtpbolt_tests::bencode::dict;
-use rtpbolt_tests::Bencode;
-
 use super::{Phase, PhaseSpec, Route, RunError, Runner, Target};
 use crate::endpoints::Side;
 use crate::ng::{self, CallIds, NgConn};
@@ -377,15 +374,7 @@ fn transactions(
                                 first = first.or_else(|| Some(e.to_string()));
                                 // Best effort: a failed transaction may have
                                 // left its call behind.
-                                let _ = conn.request(
-                                    "delete",
-                                    &ids.call_id,
-                                    &dict([
-                                        ("command", Bencode::from("delete")),
-                                        ("call-id", ids.call_id.as_str().into()),
-                                    ]),
-                                    Duration::from_millis(200),
-                                );
+                                let _ = conn.delete(&ids, Duration::from_millis(200));
                             }
                         }
                     }
