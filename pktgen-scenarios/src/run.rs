@@ -1,9 +1,10 @@
 //! Runs a scenario against a target and turns what was measured into a
 //! [`Report`].
 //!
-//! Every media run has two phases on the same sockets: a *baseline*, where
-//! the generator sends straight from caller to callee over loopback, and the
-//! *relay* phase through the target. The baseline's latency percentiles are
+//! Every media run has two kinds of phase on the same sockets: *baseline*,
+//! where the generator sends straight from caller to callee over loopback,
+//! and *relay*, through the target (alternating in rounds, see
+//! `kinds::rate_phases`). The baseline's latency percentiles are
 //! what the generator and the kernel cost; the relay's minus the baseline's
 //! is what the relay adds. Each phase has its own id in the payload, so late
 //! packets of one phase cannot count in the next.
@@ -140,6 +141,29 @@ struct Phase {
     stray: u64,
     misrouted: u64,
     malformed: u64,
+}
+
+impl Phase {
+    /// Two phases as one: counts and windows add up, histograms merge.
+    fn merge(mut self, o: Phase) -> Phase {
+        let t = &mut self.totals;
+        t.sent += o.totals.sent;
+        t.received += o.totals.received;
+        t.lost += o.totals.lost;
+        t.reordered += o.totals.reordered;
+        t.duplicates += o.totals.duplicates;
+        self.latency.add(&o.latency);
+        self.measured += o.measured;
+        self.window += o.window;
+        self.cpu = self.cpu.zip(o.cpu).map(|(a, b)| a + b);
+        self.late += o.late;
+        self.max_lag = self.max_lag.max(o.max_lag);
+        self.send_errors += o.send_errors;
+        self.stray += o.stray;
+        self.misrouted += o.misrouted;
+        self.malformed += o.malformed;
+        self
+    }
 }
 
 /// How a flow's packets reach their destination.

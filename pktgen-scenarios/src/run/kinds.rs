@@ -13,6 +13,9 @@ use crate::scenario::{BlastSpec, MediaSpec, NgSpec, RampSpec, Traffic};
 use crate::sender::{Keyspace, Pace};
 use crate::stats::{added_us, us, Latency};
 
+/// Length of one baseline+relay round (see [`Runner::rate_phases`]).
+const ROUND: Duration = Duration::from_secs(2);
+
 /// Figures of a relay phase against its baseline phase.
 fn traffic_figures(f: &mut Figures, calls: u32, base: &Phase, relay: &Phase) {
     let t = &relay.totals;
@@ -118,7 +121,11 @@ impl Runner<'_> {
         }
     }
 
-    /// Baseline, then the relay, for `calls` calls already set up.
+    /// Baseline and relay phases for `calls` calls already set up,
+    /// interleaved in rounds of about [`ROUND`] each and merged: on a shared
+    /// machine the noise comes and goes over seconds, and alternating lets
+    /// both sides of the "added latency" subtraction see the same noise.
+    /// Only the first round of each has a warmup.
     fn rate_phases(
         &mut self,
         calls: u32,
@@ -126,11 +133,26 @@ impl Runner<'_> {
         baseline: Duration,
         duration: Duration,
     ) -> Result<(Phase, Phase), RunError> {
-        let spec = self.rate_phase("baseline", calls, t, baseline, &Route::Direct);
-        let base = self.run_phase(spec, None)?;
-        let spec = self.rate_phase("relay", calls, t, duration, &self.target_route());
-        let relay = self.run_phase(spec, self.opts.relay_pid)?;
-        Ok((base, relay))
+        let rounds = (duration.as_secs_f64() / ROUND.as_secs_f64())
+            .round()
+            .max(1.0) as u32;
+        let mut merged: Option<(Phase, Phase)> = None;
+        for round in 0..rounds {
+            let mut spec = self.rate_phase("baseline", calls, t, baseline / rounds, &Route::Direct);
+            let mut relay_spec =
+                self.rate_phase("relay", calls, t, duration / rounds, &self.target_route());
+            if round > 0 {
+                spec.warmup = Duration::ZERO;
+                relay_spec.warmup = Duration::ZERO;
+            }
+            let base = self.run_phase(spec, None)?;
+            let relay = self.run_phase(relay_spec, self.opts.relay_pid)?;
+            merged = Some(match merged {
+                None => (base, relay),
+                Some((b, r)) => (b.merge(base), r.merge(relay)),
+            });
+        }
+        Ok(merged.expect("at least one round"))
     }
 
     pub(super) fn media(&mut self, m: &MediaSpec) -> Result<(), RunError> {
