@@ -125,7 +125,7 @@ impl Runner<'_> {
     /// interleaved in rounds of about [`ROUND`] each and merged: on a shared
     /// machine the noise comes and goes over seconds, and alternating lets
     /// both sides of the "added latency" subtraction see the same noise.
-    /// Only the first round of each has a warmup.
+    /// No round has a warmup of its own: one unmeasured relay phase comes first.
     fn rate_phases(
         &mut self,
         calls: u32,
@@ -136,15 +136,21 @@ impl Runner<'_> {
         let rounds = (duration.as_secs_f64() / ROUND.as_secs_f64())
             .round()
             .max(1.0) as u32;
+        // Relays keep a new call's media on their slow path until they have learnt the
+        // endpoints (rtpengine and rtpbolt: 3 s after the last signalling), so the
+        // warmup runs relay traffic once, unmeasured, before the alternating rounds.
+        if !t.warmup.is_zero() {
+            let mut warm = self.rate_phase("warmup", calls, t, t.warmup, &self.target_route());
+            warm.warmup = Duration::ZERO;
+            self.run_phase(warm, None)?;
+        }
         let mut merged: Option<(Phase, Phase)> = None;
-        for round in 0..rounds {
+        for _ in 0..rounds {
             let mut spec = self.rate_phase("baseline", calls, t, baseline / rounds, &Route::Direct);
             let mut relay_spec =
                 self.rate_phase("relay", calls, t, duration / rounds, &self.target_route());
-            if round > 0 {
-                spec.warmup = Duration::ZERO;
-                relay_spec.warmup = Duration::ZERO;
-            }
+            spec.warmup = Duration::ZERO;
+            relay_spec.warmup = Duration::ZERO;
             let base = self.run_phase(spec, None)?;
             let relay = self.run_phase(relay_spec, self.opts.relay_pid)?;
             merged = Some(match merged {
