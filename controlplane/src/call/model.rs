@@ -30,6 +30,8 @@ pub struct Call {
     /// Untagged monologues created so far: rtpengine lists them as
     /// `<untagged N>` in query replies.
     pub untagged: usize,
+    /// Creation order among the registry's calls (its key in `order`).
+    pub seq: u64,
 }
 
 #[derive(Debug)]
@@ -235,9 +237,11 @@ impl Call {
             last_signal: wall,
             last_signal_at: now,
             created_at: now,
-            monologues: Vec::new(),
+            // Caller and callee.
+            monologues: Vec::with_capacity(2),
             delete_at: None,
             untagged: 0,
+            seq: 0,
         }
     }
 

@@ -90,11 +90,11 @@ impl CallRegistry {
             return Err(CallError::UnknownCall);
         }
         if !self.calls.contains_key(call_id) {
-            self.calls.insert(
-                call_id.to_string(),
-                Call::new(call_id.to_string(), now, wall),
-            );
-            self.order.push(call_id.to_string());
+            let mut call = Call::new(call_id.to_string(), now, wall);
+            call.seq = self.next_seq;
+            self.next_seq += 1;
+            self.order.insert(call.seq, call_id.to_string());
+            self.calls.insert(call_id.to_string(), call);
             self.totals.managed_sessions += 1;
         }
 
@@ -373,6 +373,9 @@ impl CallRegistry {
         // Media are added in m= order, so only the next index can be missing.
         while medias.len() <= idx {
             let index = medias.len() + 1;
+            // A media leg is half a kilobyte and most calls have one: the
+            // default growth to four would waste three quarters of it.
+            medias.reserve_exact(1);
             medias.push(MediaLeg::unbound(index, &sdp_m.media, &sdp_m.proto));
         }
     }
@@ -505,6 +508,9 @@ fn create(call: &mut Call, tag: &str, wall: SystemTime, ice_controlling: bool) -
     } else {
         0
     };
+    // Most calls have two monologues (`Call::new` reserves them); forks add
+    // one at a time.
+    call.monologues.reserve_exact(1);
     call.monologues.push(Monologue {
         tag: tag.to_string(),
         label: None,

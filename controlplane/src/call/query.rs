@@ -209,7 +209,7 @@ impl CallRegistry {
     /// Call-ids for `list`, newest first, at most `limit`.
     pub fn list(&self, limit: Option<u64>) -> Vec<String> {
         let limit = limit.map_or(usize::MAX, |l| l as usize);
-        self.order.iter().rev().take(limit).cloned().collect()
+        self.order.values().rev().take(limit).cloned().collect()
     }
 }
 

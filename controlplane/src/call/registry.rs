@@ -1,7 +1,7 @@
 //! The set of live calls, the index from our local ports to their streams,
 //! endpoint learning for packets the flow table punts to us, and timeouts.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -20,6 +20,9 @@ pub trait PortAllocator {
     fn allocate_pair(&mut self, ip: IpAddr) -> Result<u16, CallError>;
     /// Closes both sockets of the pair whose RTP socket is `rtp`.
     fn release_pair(&mut self, rtp: SocketAddr);
+    /// Called with the call timers, for allocators that close released
+    /// ports lazily.
+    fn handle_timeout(&mut self, _now: Instant) {}
 }
 
 /// Daemon-wide settings the call model needs.
@@ -70,8 +73,10 @@ pub(super) struct StreamRef {
 
 pub struct CallRegistry {
     pub(super) calls: HashMap<String, Call>,
-    /// Insertion order of call-ids, for `list` (rtpengine lists newest first).
-    pub(super) order: Vec<String>,
+    /// Call-ids by creation sequence, for `list` (rtpengine lists newest
+    /// first); keyed so a delete does not scan every live call.
+    pub(super) order: BTreeMap<u64, String>,
+    pub(super) next_seq: u64,
     pub(super) by_local: HashMap<SocketAddr, StreamRef>,
     pub(super) interfaces: Interfaces,
     pub(super) settings: Settings,
@@ -91,7 +96,8 @@ impl CallRegistry {
     ) -> CallRegistry {
         CallRegistry {
             calls: HashMap::new(),
-            order: Vec::new(),
+            order: BTreeMap::new(),
+            next_seq: 0,
             by_local: HashMap::new(),
             interfaces,
             settings,
@@ -189,7 +195,15 @@ impl CallRegistry {
     /// Removes a call entirely: flows, ports, index.
     pub(super) fn destroy_call(&mut self, call_id: &str, now: Instant) -> Option<Call> {
         let mut call = self.calls.remove(call_id)?;
-        self.order.retain(|c| c != call_id);
+        self.order.remove(&call.seq);
+        // Hash tables keep their peak size: after a burst of calls, give
+        // the memory back (at a quarter full, so churn does not rehash).
+        if self.calls.capacity() > 64 && self.calls.len() < self.calls.capacity() / 4 {
+            self.calls.shrink_to_fit();
+        }
+        if self.by_local.capacity() > 256 && self.by_local.len() < self.by_local.capacity() / 4 {
+            self.by_local.shrink_to_fit();
+        }
         for ml in &mut call.monologues {
             if ml.deleted {
                 continue;
@@ -316,6 +330,7 @@ impl CallRegistry {
     /// Ends calls whose delete-delay expired, or that timed out. Returns the
     /// call-ids removed.
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<String> {
+        self.ports.handle_timeout(now);
         let mut expired = Vec::new();
         for (id, call) in &self.calls {
             if let Some(at) = call.delete_at {

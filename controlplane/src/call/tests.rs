@@ -45,7 +45,7 @@ fn sdp(ip: &str, port: u16) -> String {
     )
 }
 
-fn req(pairs: &[(&str, Value)]) -> NgRequest {
+fn req(pairs: &[(&'static str, Value)]) -> NgRequest {
     let mut d = Dict::new();
     for (k, v) in pairs {
         d.insert(*k, v.clone());

@@ -16,34 +16,61 @@ use crate::ng;
 /// command again (a second offer would allocate new ports).
 const COOKIE_TTL: Duration = Duration::from_secs(30);
 
+/// Upper bound on the bytes the cache holds (keys and replies). Kamailio gives
+/// up on a request after `rtpengine_tout_ms * rtpengine_retr` (5 s by
+/// default), so at up to ~10k requests/s of SIP-phone sized replies the
+/// whole retransmission window fits; beyond that the oldest replies go first,
+/// rather than the daemon's memory growing with the request rate.
+const COOKIE_CACHE_MAX_BYTES: usize = 24 << 20;
+
 /// Replies by cookie, expiring in arrival order.
 #[derive(Default)]
 pub struct CookieCache {
-    replies: HashMap<Vec<u8>, Vec<u8>>,
-    order: VecDeque<(Instant, Vec<u8>)>,
+    replies: HashMap<Box<[u8]>, Box<[u8]>>,
+    order: VecDeque<(Instant, Box<[u8]>)>,
+    bytes: usize,
 }
 
 impl CookieCache {
     fn get(&mut self, cookie: &[u8], now: Instant) -> Option<Vec<u8>> {
+        self.expire(now);
+        self.replies.get(cookie).map(|r| r.to_vec())
+    }
+
+    fn put(&mut self, cookie: &[u8], reply: &[u8], now: Instant) {
+        if self.replies.contains_key(cookie) {
+            return;
+        }
+        self.bytes += 2 * cookie.len() + reply.len();
+        self.replies.insert(cookie.into(), reply.into());
+        self.order.push_back((now, cookie.into()));
+        while self.bytes > COOKIE_CACHE_MAX_BYTES && self.pop_oldest() {}
+    }
+
+    /// Drops replies older than [`COOKIE_TTL`]; also run from the timer so
+    /// an idle daemon gives the memory back.
+    pub fn expire(&mut self, now: Instant) {
         while let Some((t, _)) = self.order.front() {
             if now.saturating_duration_since(*t) < COOKIE_TTL {
                 break;
             }
-            if let Some((_, c)) = self.order.pop_front() {
-                self.replies.remove(&c);
-            }
+            self.pop_oldest();
         }
-        self.replies.get(cookie).cloned()
+        // Hash tables keep their peak capacity; after a burst, return it.
+        if self.replies.capacity() > 64 && self.replies.len() < self.replies.capacity() / 4 {
+            self.replies.shrink_to_fit();
+            self.order.shrink_to_fit();
+        }
     }
 
-    fn put(&mut self, cookie: &[u8], reply: &[u8], now: Instant) {
-        if self
-            .replies
-            .insert(cookie.to_vec(), reply.to_vec())
-            .is_none()
-        {
-            self.order.push_back((now, cookie.to_vec()));
+    fn pop_oldest(&mut self) -> bool {
+        let Some((_, c)) = self.order.pop_front() else {
+            return false;
+        };
+        if let Some(r) = self.replies.remove(&c) {
+            self.bytes = self.bytes.saturating_sub(2 * c.len() + r.len());
         }
+        true
     }
 }
 
@@ -92,22 +119,66 @@ impl NgService {
     }
 }
 
+/// Serves ng over UDP on a thread of its own. Each request is a short piece
+/// of CPU work under the call-state lock (binding a socket at most), so the
+/// thread answers it inline: a task per datagram plus a hop to the blocking
+/// pool cost more than the request itself and added two thread wake-ups to
+/// every round trip.
 pub async fn serve_udp(sock: UdpSocket, svc: Arc<NgService>) {
+    let local = sock.local_addr().ok();
+    let sock = match sock.into_std().and_then(|s| {
+        s.set_nonblocking(false)?;
+        Ok(s)
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("ng udp {local:?}: cannot take over the socket: {e}");
+            return;
+        }
+    };
+    let spawned = std::thread::Builder::new()
+        .name("rtpbolt-ng".into())
+        .spawn(move || serve_udp_blocking(&sock, &svc));
+    if let Err(e) = spawned {
+        tracing::error!("ng udp {local:?}: cannot start its thread: {e}");
+    }
+}
+
+fn serve_udp_blocking(sock: &std::net::UdpSocket, svc: &NgService) {
+    // Wakes an idle thread now and then to expire cached replies.
+    if let Err(e) = sock.set_read_timeout(Some(Duration::from_secs(1))) {
+        tracing::warn!("ng udp: {e}; cached replies expire only as requests arrive");
+    }
     let mut buf = vec![0u8; 65536];
     loop {
-        let (n, peer) = match sock.recv_from(&mut buf).await {
+        let (n, peer) = match sock.recv_from(&mut buf) {
             Ok(x) => x,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                if let Ok(mut cache) = svc.cache.lock() {
+                    cache.expire(Instant::now());
+                }
+                continue;
+            }
             Err(e) => {
                 tracing::warn!("ng udp receive: {e}");
                 continue;
             }
         };
-        let msg = buf.get(..n).unwrap_or_default().to_vec();
-        let svc = svc.clone();
-        // Offers bind sockets; keep that off the receive loop.
-        let reply = tokio::task::spawn_blocking(move || svc.handle_message(&msg)).await;
-        if let Ok(Some(reply)) = reply {
-            if let Err(e) = sock.send_to(&reply, peer).await {
+        let msg = buf.get(..n).unwrap_or_default();
+        // One request that panics must not end ng service for every call.
+        let reply =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| svc.handle_message(msg)))
+                .unwrap_or_else(|_| {
+                    tracing::error!("ng request from {peer} caused a panic; not answered");
+                    None
+                });
+        if let Some(reply) = reply {
+            if let Err(e) = sock.send_to(&reply, peer) {
                 tracing::warn!("ng reply to {peer}: {e}");
             }
         }

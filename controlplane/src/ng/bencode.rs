@@ -104,17 +104,25 @@ pub fn decode_datagram(buf: &[u8]) -> Result<(Value, usize), BencodeError> {
 
 /// Appends the canonical encoding of `v` (integers in decimal, keys in stored order).
 pub fn encode(v: &Value, out: &mut Vec<u8>) {
+    out.reserve_exact(encoded_len(v));
+    encode_into(v, out);
+}
+
+fn encode_into(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Int(i) => {
             out.push(b'i');
-            out.extend_from_slice(i.to_string().as_bytes());
+            if *i < 0 {
+                out.push(b'-');
+            }
+            push_decimal(i.unsigned_abs(), out);
             out.push(b'e');
         }
         Value::Bytes(b) => encode_bytes(b, out),
         Value::List(items) => {
             out.push(b'l');
             for item in items {
-                encode(item, out);
+                encode_into(item, out);
             }
             out.push(b'e');
         }
@@ -122,15 +130,59 @@ pub fn encode(v: &Value, out: &mut Vec<u8>) {
             out.push(b'd');
             for (k, item) in d.iter() {
                 encode_bytes(k, out);
-                encode(item, out);
+                encode_into(item, out);
             }
             out.push(b'e');
         }
     }
 }
 
+/// The exact size of `v` bencoded, so a reply is written into one allocation.
+pub fn encoded_len(v: &Value) -> usize {
+    match v {
+        Value::Int(i) => 2 + usize::from(*i < 0) + decimal_len(i.unsigned_abs()),
+        Value::Bytes(b) => bytes_len(b),
+        Value::List(items) => 2 + items.iter().map(encoded_len).sum::<usize>(),
+        Value::Dict(d) => {
+            2 + d
+                .iter()
+                .map(|(k, item)| bytes_len(k) + encoded_len(item))
+                .sum::<usize>()
+        }
+    }
+}
+
+fn bytes_len(b: &[u8]) -> usize {
+    decimal_len(b.len() as u64) + 1 + b.len()
+}
+
+fn decimal_len(mut n: u64) -> usize {
+    let mut len = 1;
+    while n >= 10 {
+        n /= 10;
+        len += 1;
+    }
+    len
+}
+
+/// `n` in decimal, without the `String` that `to_string` would allocate.
+fn push_decimal(n: u64, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = n;
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
 fn encode_bytes(b: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(b.len().to_string().as_bytes());
+    push_decimal(b.len() as u64, out);
     out.push(b':');
     out.extend_from_slice(b);
 }
@@ -455,6 +507,15 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn integers_encode_like_to_string() {
+        for i in [0, 7, -7, 10, -10, 99, 100, i64::MAX, i64::MIN, i64::MIN + 1] {
+            let v = Value::Int(i);
+            assert_eq!(enc(&v), format!("i{i}e").into_bytes());
+            assert_eq!(encoded_len(&v), format!("i{i}e").len());
+        }
+    }
+
+    #[test]
     fn depth_is_limited() {
         let mut deep = vec![b'l'; MAX_DEPTH + 1];
         deep.extend(vec![b'e'; MAX_DEPTH + 1]);
@@ -486,7 +547,8 @@ pub(crate) mod tests {
             let bytes = enc(&v);
             prop_assert_eq!(decode(&bytes), Ok(v.clone()));
             prop_assert_eq!(decode_prefix(&bytes), Ok(Some((v.clone(), bytes.len()))));
-            prop_assert_eq!(decode_datagram(&bytes), Ok((v, bytes.len())));
+            prop_assert_eq!(decode_datagram(&bytes), Ok((v.clone(), bytes.len())));
+            prop_assert_eq!(encoded_len(&v), bytes.len());
         }
 
         #[test]

@@ -78,7 +78,8 @@ pub fn parse_datagram(buf: &[u8]) -> Result<NgMessage<'_>, NgError> {
 
 /// `"<cookie> <encoded reply>"`.
 pub fn encode_reply(cookie: &[u8], enc: Encoding, reply: &Value) -> Vec<u8> {
-    let mut out = Vec::with_capacity(cookie.len() + 64);
+    // bencode::encode reserves exactly what the body needs.
+    let mut out = Vec::with_capacity(cookie.len() + 1);
     out.extend_from_slice(cookie);
     out.push(b' ');
     match enc {

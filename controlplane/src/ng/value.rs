@@ -4,6 +4,8 @@
 //! UTF-8). Dictionaries keep insertion order: rtpengine neither sorts keys on input nor on
 //! output (its replies put e.g. `"sdp"` before `"result"`), and clients compare bytes.
 
+use std::borrow::Cow;
+
 /// One ng value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
@@ -22,12 +24,53 @@ pub enum Value {
 /// Decoders keep duplicate keys as received (so `raw` is faithful); [`Dict::get`] returns
 /// the first one, which is what rtpengine's `bencode_dictionary_get` returns.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Dict(Vec<(Vec<u8>, Value)>);
+pub struct Dict(Vec<(Key, Value)>);
+
+/// A dictionary key. Replies are built from dozens of literal keys each; borrowing them
+/// instead of copying each one to the heap saves an allocation per entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key(Cow<'static, [u8]>);
+
+impl Key {
+    /// The key's bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<&'static str> for Key {
+    fn from(k: &'static str) -> Self {
+        Key(Cow::Borrowed(k.as_bytes()))
+    }
+}
+
+impl From<&'static [u8]> for Key {
+    fn from(k: &'static [u8]) -> Self {
+        Key(Cow::Borrowed(k))
+    }
+}
+
+impl From<String> for Key {
+    fn from(k: String) -> Self {
+        Key(Cow::Owned(k.into_bytes()))
+    }
+}
+
+impl From<Vec<u8>> for Key {
+    fn from(k: Vec<u8>) -> Self {
+        Key(Cow::Owned(k))
+    }
+}
 
 impl Dict {
     /// An empty dictionary.
     pub fn new() -> Self {
         Self(Vec::new())
+    }
+
+    /// An empty dictionary with room for `n` entries.
+    pub fn with_capacity(n: usize) -> Self {
+        Self(Vec::with_capacity(n))
     }
 
     /// The value of the first entry named `key`.
@@ -37,11 +80,14 @@ impl Dict {
 
     /// Like [`Dict::get`] for a key that is not UTF-8.
     pub fn get_bytes(&self, key: &[u8]) -> Option<&Value> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.0
+            .iter()
+            .find(|(k, _)| k.as_bytes() == key)
+            .map(|(_, v)| v)
     }
 
     /// Replaces the first entry named `key` in place, or appends one.
-    pub fn insert(&mut self, key: impl Into<Vec<u8>>, v: impl Into<Value>) {
+    pub fn insert(&mut self, key: impl Into<Key>, v: impl Into<Value>) {
         let key = key.into();
         let v = v.into();
         match self.0.iter_mut().find(|(k, _)| *k == key) {
@@ -51,19 +97,22 @@ impl Dict {
     }
 
     /// Appends an entry even if the key exists; decoders use this to keep duplicates.
-    pub fn push(&mut self, key: impl Into<Vec<u8>>, v: impl Into<Value>) {
+    pub fn push(&mut self, key: impl Into<Key>, v: impl Into<Value>) {
         self.0.push((key.into(), v.into()));
     }
 
     /// Removes and returns the first entry named `key`.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
-        let pos = self.0.iter().position(|(k, _)| k == key.as_bytes())?;
+        let pos = self
+            .0
+            .iter()
+            .position(|(k, _)| k.as_bytes() == key.as_bytes())?;
         Some(self.0.remove(pos).1)
     }
 
     /// Entries in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Value)> + '_ {
-        self.0.iter().map(|(k, v)| (k.as_slice(), v))
+        self.0.iter().map(|(k, v)| (k.as_bytes(), v))
     }
 
     /// Number of entries, duplicates included.
@@ -79,7 +128,7 @@ impl Dict {
 
 impl FromIterator<(Vec<u8>, Value)> for Dict {
     fn from_iter<I: IntoIterator<Item = (Vec<u8>, Value)>>(iter: I) -> Self {
-        Self(iter.into_iter().collect())
+        Self(iter.into_iter().map(|(k, v)| (Key::from(k), v)).collect())
     }
 }
 
