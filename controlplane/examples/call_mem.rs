@@ -83,15 +83,21 @@ const ANSWER_SDP: &str = "v=0\r\no=bob 1819 2243 IN IP4 127.0.0.1\r\ns=-\r\nc=IN
      a=sendrecv\r\n";
 
 fn handle(control: &mut Control, msg: &[u8]) -> Vec<u8> {
+    if std::env::var_os("CALL_MEM_SHOW").is_some() {
+        eprintln!("> {}", String::from_utf8_lossy(msg));
+    }
     let now = Instant::now();
     let parsed = ng::parse_datagram(msg).expect("well-formed request");
-    let reply = control.handle(now, SystemTime::now(), &parsed.body);
+    let reply = control.handle_owned(now, SystemTime::now(), parsed.body);
     let bytes = ng::encode_reply(parsed.cookie, parsed.encoding, &reply);
     assert!(
         bytes.windows(12).any(|w| w == b"6:result2:ok"),
         "{}",
         String::from_utf8_lossy(&bytes)
     );
+    if std::env::var_os("CALL_MEM_SHOW").is_some() {
+        eprintln!("< {}", String::from_utf8_lossy(&bytes));
+    }
     bytes
 }
 
@@ -172,15 +178,23 @@ fn main() {
     );
 
     let start = Instant::now();
+    let mut per_phase = [0f64; 3];
     for i in 0..churn {
         let id = format!("churn-{i}@bench");
-        for phase in ["offer", "answer", "delete"] {
+        for (n, phase) in ["offer", "answer", "delete"].into_iter().enumerate() {
+            let t = Instant::now();
             call(&mut control, &id, phase);
+            per_phase[n] += t.elapsed().as_secs_f64();
         }
     }
     let secs = start.elapsed().as_secs_f64();
+    let us = |s: f64| s * 1e6 / churn.max(1) as f64;
     println!(
-        "{churn} offer+answer+delete in {secs:.2} s: {:.1} us per transaction",
-        secs * 1e6 / churn.max(1) as f64
+        "{churn} offer+answer+delete in {secs:.2} s: {:.1} us per transaction \
+         (offer {:.1}, answer {:.1}, delete {:.1})",
+        us(secs),
+        us(per_phase[0]),
+        us(per_phase[1]),
+        us(per_phase[2])
     );
 }

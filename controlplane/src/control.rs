@@ -32,7 +32,21 @@ impl Control {
 
     /// Executes one request and builds its reply.
     pub fn handle(&mut self, now: Instant, wall: SystemTime, body: &Value) -> Value {
-        let req = match NgRequest::from_value(body) {
+        self.handle_request(now, wall, NgRequest::from_value(body))
+    }
+
+    /// [`Control::handle`] for a body the caller no longer needs.
+    pub fn handle_owned(&mut self, now: Instant, wall: SystemTime, body: Value) -> Value {
+        self.handle_request(now, wall, NgRequest::from_owned(body))
+    }
+
+    fn handle_request(
+        &mut self,
+        now: Instant,
+        wall: SystemTime,
+        req: Result<NgRequest, ng::NgError>,
+    ) -> Value {
+        let req = match req {
             Ok(r) => r,
             Err(e) => return ng::error_reply(&e.reason()),
         };

@@ -8,6 +8,7 @@
 //! and the answer SDP sent to A carries A's.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::sdp::Direction;
@@ -18,7 +19,9 @@ pub type MonologueIdx = usize;
 
 #[derive(Debug)]
 pub struct Call {
-    pub call_id: String,
+    /// Shared with the registry's indexes, which would otherwise each hold
+    /// a copy per call (and per stream).
+    pub call_id: Arc<str>,
     pub created: SystemTime,
     pub last_signal: SystemTime,
     /// Monotonic time of the last signalling event: endpoint learning waits on it.
@@ -230,7 +233,7 @@ impl MediaLeg {
 }
 
 impl Call {
-    pub fn new(call_id: String, now: Instant, wall: SystemTime) -> Call {
+    pub fn new(call_id: Arc<str>, now: Instant, wall: SystemTime) -> Call {
         Call {
             call_id,
             created: wall,

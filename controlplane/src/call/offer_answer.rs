@@ -90,11 +90,12 @@ impl CallRegistry {
             return Err(CallError::UnknownCall);
         }
         if !self.calls.contains_key(call_id) {
-            let mut call = Call::new(call_id.to_string(), now, wall);
+            let id: std::sync::Arc<str> = call_id.into();
+            let mut call = Call::new(id.clone(), now, wall);
             call.seq = self.next_seq;
             self.next_seq += 1;
-            self.order.insert(call.seq, call_id.to_string());
-            self.calls.insert(call_id.to_string(), call);
+            self.order.insert(call.seq, id.clone());
+            self.calls.insert(id, Box::new(call));
             self.totals.managed_sessions += 1;
         }
 

@@ -20,7 +20,7 @@ fn endpoint_dict(ep: Option<SocketAddr>) -> Dict {
     let mut d = Dict::new();
     if let Some(ep) = ep {
         d.insert("family", AddrFamily::of(&ep.ip()).name());
-        d.insert("address", ep.ip().to_string());
+        d.insert("address", crate::sdp::ip_text(ep.ip()));
         d.insert("port", i64::from(ep.port()));
     }
     d
@@ -132,7 +132,7 @@ impl CallRegistry {
                     let mut sd = Dict::new();
                     if !ml.deleted && !m.released {
                         sd.insert("local port", i64::from(s.local.port()));
-                        sd.insert("local address", s.local.ip().to_string());
+                        sd.insert("local address", crate::sdp::ip_text(s.local.ip()));
                         sd.insert("family", AddrFamily::of(&s.local.ip()).name());
                     }
                     sd.insert("endpoint", endpoint_dict(s.endpoint));
@@ -209,7 +209,12 @@ impl CallRegistry {
     /// Call-ids for `list`, newest first, at most `limit`.
     pub fn list(&self, limit: Option<u64>) -> Vec<String> {
         let limit = limit.map_or(usize::MAX, |l| l as usize);
-        self.order.values().rev().take(limit).cloned().collect()
+        self.order
+            .values()
+            .rev()
+            .take(limit)
+            .map(|id| id.to_string())
+            .collect()
     }
 }
 

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use shared_tables::{FlowCounters, FlowKey, TableWriter};
@@ -65,17 +66,18 @@ pub struct Transmit {
 /// Where a local port belongs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct StreamRef {
-    pub call_id: String,
+    pub call_id: Arc<str>,
     pub ml: MonologueIdx,
     pub media: usize,
     pub comp: Component,
 }
 
 pub struct CallRegistry {
-    pub(super) calls: HashMap<String, Call>,
+    /// Boxed: a call is 150 bytes and the table keeps spare buckets.
+    pub(super) calls: HashMap<Arc<str>, Box<Call>>,
     /// Call-ids by creation sequence, for `list` (rtpengine lists newest
     /// first); keyed so a delete does not scan every live call.
-    pub(super) order: BTreeMap<u64, String>,
+    pub(super) order: BTreeMap<u64, Arc<str>>,
     pub(super) next_seq: u64,
     pub(super) by_local: HashMap<SocketAddr, StreamRef>,
     pub(super) interfaces: Interfaces,
@@ -152,12 +154,11 @@ impl CallRegistry {
     /// Registers the streams of `call_id`'s monologue `ml` media `idx` in the
     /// local-port index.
     pub(super) fn index_media(&mut self, call_id: &str, ml: MonologueIdx, idx: usize) {
-        let Some(m) = self
-            .calls
-            .get(call_id)
-            .and_then(|c| c.monologues.get(ml))
-            .and_then(|m| m.medias.get(idx))
-        else {
+        let Some(call) = self.calls.get(call_id) else {
+            return;
+        };
+        let id = call.call_id.clone();
+        let Some(m) = call.monologues.get(ml).and_then(|m| m.medias.get(idx)) else {
             return;
         };
         for (comp, local) in [
@@ -167,7 +168,7 @@ impl CallRegistry {
             self.by_local.insert(
                 local,
                 StreamRef {
-                    call_id: call_id.to_string(),
+                    call_id: id.clone(),
                     ml,
                     media: idx,
                     comp,
@@ -196,14 +197,6 @@ impl CallRegistry {
     pub(super) fn destroy_call(&mut self, call_id: &str, now: Instant) -> Option<Call> {
         let mut call = self.calls.remove(call_id)?;
         self.order.remove(&call.seq);
-        // Hash tables keep their peak size: after a burst of calls, give
-        // the memory back (at a quarter full, so churn does not rehash).
-        if self.calls.capacity() > 64 && self.calls.len() < self.calls.capacity() / 4 {
-            self.calls.shrink_to_fit();
-        }
-        if self.by_local.capacity() > 256 && self.by_local.len() < self.by_local.capacity() / 4 {
-            self.by_local.shrink_to_fit();
-        }
         for ml in &mut call.monologues {
             if ml.deleted {
                 continue;
@@ -221,7 +214,15 @@ impl CallRegistry {
                 self.totals.ended.add(&m.rtcp.stats);
             }
         }
-        Some(call)
+        // Hash tables keep their peak size: after a burst of calls, give
+        // the memory back (at a quarter full, so churn does not rehash).
+        if self.calls.capacity() > 64 && self.calls.len() < self.calls.capacity() / 4 {
+            self.calls.shrink_to_fit();
+        }
+        if self.by_local.capacity() > 256 && self.by_local.len() < self.by_local.capacity() / 4 {
+            self.by_local.shrink_to_fit();
+        }
+        Some(*call)
     }
 
     /// A packet the flow table did not forward: learn the sender's address if
@@ -382,7 +383,7 @@ impl CallRegistry {
             if let Some(call) = self.destroy_call(&id, now) {
                 self.totals.record_duration(call.age(now));
             }
-            ids.push(id);
+            ids.push(id.to_string());
         }
         ids
     }

@@ -109,7 +109,7 @@ impl NgService {
                 .control
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            control.handle(now, SystemTime::now(), &parsed.body)
+            control.handle_owned(now, SystemTime::now(), parsed.body)
         };
         let bytes = ng::encode_reply(parsed.cookie, parsed.encoding, &reply);
         if let Ok(mut cache) = self.cache.lock() {

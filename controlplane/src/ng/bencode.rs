@@ -167,6 +167,11 @@ fn decimal_len(mut n: u64) -> usize {
 
 /// `n` in decimal, without the `String` that `to_string` would allocate.
 fn push_decimal(n: u64, out: &mut Vec<u8>) {
+    // Most numbers in a reply are string lengths and small counters.
+    if n < 10 {
+        out.push(b'0' + n as u8);
+        return;
+    }
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     let mut n = n;

@@ -396,12 +396,30 @@ impl NgRequest {
     /// command: no string `command` ([`NgError::NoCommand`]) and a negative list `limit`.
     pub fn from_value(v: &Value) -> Result<NgRequest, NgError> {
         let dict = v.as_dict().ok_or(NgError::NoCommand)?;
+        let mut req = Self::read(dict)?;
+        req.raw = dict.clone();
+        Ok(req)
+    }
+
+    /// Like [`NgRequest::from_value`], keeping the dictionary as `raw` without
+    /// copying it (an offer's carries the whole SDP).
+    pub fn from_owned(v: Value) -> Result<NgRequest, NgError> {
+        let Value::Dict(dict) = v else {
+            return Err(NgError::NoCommand);
+        };
+        let mut req = Self::read(&dict)?;
+        req.raw = dict;
+        Ok(req)
+    }
+
+    /// Everything but `raw`.
+    fn read(dict: &Dict) -> Result<NgRequest, NgError> {
         let command = dict
             .get(keys::COMMAND)
             .and_then(Value::as_bytes)
             .ok_or(NgError::NoCommand)?;
         let command = Command::parse(&lossy(command));
-        let mut req = NgRequest::empty(command, dict.clone());
+        let mut req = NgRequest::empty(command, Dict::new());
         if req.command.uses_option_parser() {
             for (k, val) in dict.iter() {
                 match keys::canonical_key(k) {

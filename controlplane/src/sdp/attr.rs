@@ -8,9 +8,10 @@
 
 use super::model::{parse_ip, Attribute};
 
-/// rtpengine's view of one attribute.
+/// rtpengine's view of one attribute; text fields borrow from the attribute
+/// (classification runs several times per attribute and request).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum AttrClass {
+pub(crate) enum AttrClass<'a> {
     /// Unknown name or failed typed parse: copied verbatim.
     Other,
     /// Parsed but invalid (`a=rtcp:abc`, unknown crypto suite): stripped everywhere.
@@ -25,15 +26,15 @@ pub(crate) enum AttrClass {
     Direction,
     Rtpmap {
         pt: u32,
-        encoding: String,
+        encoding: &'a str,
     },
     Fmtp {
         pt: u32,
-        params: String,
+        params: &'a str,
     },
     RtcpFb {
         pt: u32,
-        value: String,
+        value: &'a str,
     },
     Ptime(i64),
     Crypto,
@@ -42,7 +43,7 @@ pub(crate) enum AttrClass {
     GroupBundle,
 }
 
-pub(crate) fn classify(a: &Attribute) -> AttrClass {
+pub(crate) fn classify(a: &Attribute) -> AttrClass<'_> {
     let v = a.value.as_deref();
     match a.name.as_str() {
         "mid" => AttrClass::Mid,
@@ -66,7 +67,7 @@ pub(crate) fn classify(a: &Attribute) -> AttrClass {
             match leading_uint(pt) {
                 Some(pt) => AttrClass::Fmtp {
                     pt,
-                    params: params.unwrap_or("").into(),
+                    params: params.unwrap_or(""),
                 },
                 None => AttrClass::Other,
             }
@@ -76,7 +77,7 @@ pub(crate) fn classify(a: &Attribute) -> AttrClass {
             match leading_uint(pt) {
                 Some(pt) => AttrClass::RtcpFb {
                     pt,
-                    value: value.unwrap_or("").into(),
+                    value: value.unwrap_or(""),
                 },
                 // `*` and other non-numbers fail rtpengine's parser: kept in place.
                 None => AttrClass::Other,
@@ -115,7 +116,7 @@ fn token(s: &str) -> (&str, Option<&str>) {
 
 /// `strtoul`-like: leading decimal digits, at least one.
 fn leading_uint(s: &str) -> Option<u32> {
-    let d: String = s.chars().take_while(char::is_ascii_digit).collect();
+    let d = leading_digits(s);
     if d.is_empty() {
         return None;
     }
@@ -126,14 +127,19 @@ fn leading_uint(s: &str) -> Option<u32> {
     )
 }
 
+/// The ASCII digits `s` starts with.
+fn leading_digits(s: &str) -> &str {
+    let n = s.bytes().take_while(u8::is_ascii_digit).count();
+    s.get(..n).unwrap_or("")
+}
+
 /// `str_to_i`-like: optional sign, leading digits, 0 when there are none.
 fn leading_int(s: &str) -> i64 {
     let (neg, rest) = match s.strip_prefix('-') {
         Some(r) => (true, r),
         None => (false, s.strip_prefix('+').unwrap_or(s)),
     };
-    let d: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    let v = d.parse::<i64>().unwrap_or(0);
+    let v = leading_digits(rest).parse::<i64>().unwrap_or(0);
     if neg {
         -v
     } else {
@@ -193,7 +199,7 @@ fn candidate(v: &str) -> Option<bool> {
     Some(true)
 }
 
-fn rtpmap(v: &str) -> Option<AttrClass> {
+fn rtpmap(v: &str) -> Option<AttrClass<'_>> {
     let (pt, rest) = token(v);
     let pt = leading_uint(pt)?;
     let enc = rest.map(|r| token(r).0)?;
@@ -205,10 +211,7 @@ fn rtpmap(v: &str) -> Option<AttrClass> {
     if clock.is_empty() || !clock.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    Some(AttrClass::Rtpmap {
-        pt,
-        encoding: enc.into(),
-    })
+    Some(AttrClass::Rtpmap { pt, encoding: enc })
 }
 
 fn fingerprint_valid(v: &str) -> bool {

@@ -1,8 +1,43 @@
 //! Serialises the model back to text; the inverse of [`super::parse`].
 
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
 use super::model::{
     Connection, MediaDescription, MediaLine, Origin, SessionDescription, SessionLine,
 };
+
+/// `ip` as text, like its `Display`. Every offer, answer and delete reply
+/// prints several addresses, and the formatting machinery behind `Display`
+/// was a tenth of the request path; IPv4 is written directly.
+pub fn ip_text(ip: IpAddr) -> String {
+    let mut s = String::with_capacity(15);
+    push_ip(&mut s, ip);
+    s
+}
+
+/// Appends `ip` as text, like its `Display`.
+pub(crate) fn push_ip(out: &mut String, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if octet >= 100 {
+                    out.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    out.push(char::from(b'0' + octet / 10 % 10));
+                }
+                out.push(char::from(b'0' + octet % 10));
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(out, "{v6}");
+        }
+    }
+}
 
 pub(crate) fn origin_value(o: &Origin) -> String {
     format!(
@@ -24,7 +59,7 @@ pub(crate) fn media_value(
 ) -> String {
     let mut s = format!("{} {}", m.media, port);
     if let Some(c) = m.port_count {
-        s.push_str(&format!("/{c}"));
+        let _ = write!(s, "/{c}");
     }
     s.push(' ');
     s.push_str(proto);
@@ -99,6 +134,22 @@ pub(crate) fn emit_media_line(out: &mut String, m: &MediaDescription, l: &MediaL
             out.push('=');
             out.push_str(&l.value);
             out.push_str(l.eol.as_str());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn ip_text_is_display(v4 in any::<u32>(), v6 in any::<u128>()) {
+            let v4 = IpAddr::V4(std::net::Ipv4Addr::from(v4));
+            let v6 = IpAddr::V6(std::net::Ipv6Addr::from(v6));
+            prop_assert_eq!(ip_text(v4), v4.to_string());
+            prop_assert_eq!(ip_text(v6), v6.to_string());
         }
     }
 }

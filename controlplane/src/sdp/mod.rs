@@ -20,6 +20,7 @@ mod oracle_tests;
 #[cfg(test)]
 mod proptests;
 
+pub use emit::ip_text;
 pub use error::SdpError;
 pub use model::{
     Attribute, Connection, Direction, Eol, Line, MediaDescription, MediaLine, Origin,

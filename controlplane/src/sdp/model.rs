@@ -235,7 +235,7 @@ impl MediaDescription {
     /// table); formats rtpengine cannot name are left out.
     pub fn codecs(&self) -> Vec<(u8, String)> {
         use super::attr::{classify, static_rtpmap, AttrClass};
-        let mut maps: Vec<(u32, String)> = Vec::new();
+        let mut maps: Vec<(u32, &str)> = Vec::new();
         for a in self.attributes() {
             if let AttrClass::Rtpmap { pt, encoding } = classify(a) {
                 maps.push((pt, encoding));
@@ -249,9 +249,9 @@ impl MediaDescription {
                 maps.iter()
                     .rev()
                     .find(|(x, _)| *x == p)
-                    .map(|(_, e)| e.clone())
-                    .or_else(|| static_rtpmap(p).map(str::to_owned))
-                    .map(|e| (pt, e))
+                    .map(|(_, e)| *e)
+                    .or_else(|| static_rtpmap(p))
+                    .map(|e| (pt, e.to_owned()))
             })
             .collect()
     }

@@ -55,10 +55,11 @@
 //! `ice-ufrag`, a valid `crypto`, a valid `fingerprint` or an SAVP proto)
 //! is not done here; callers must not expect equality for such offers.
 
+use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use super::attr::{classify, proto_is_rtp, static_rtpmap, AttrClass};
-use super::emit::{connection_value, emit_media_line, media_value, origin_value};
+use super::emit::{connection_value, emit_media_line, ip_text, media_value, origin_value, push_ip};
 use super::model::{
     parse_pt, Direction, MediaDescription, MediaLine, SessionDescription, SessionLine,
 };
@@ -148,12 +149,17 @@ fn addr_text(ip: IpAddr, zero: bool) -> String {
         (IpAddr::V6(_), true) => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
         (ip, false) => ip,
     };
-    format!("{} {}", family(ip), shown)
+    let mut s = String::with_capacity(20);
+    s.push_str(family(ip));
+    s.push(' ');
+    push_ip(&mut s, shown);
+    s
 }
 
 /// Rewrites `sdp` for the recipient according to `plan`.
 pub fn rewrite(sdp: &SessionDescription, plan: &RewritePlan) -> Vec<u8> {
-    let mut out = String::new();
+    // A SIP phone's SDP fits; larger ones grow once or twice.
+    let mut out = String::with_capacity(1024);
     let first = plan.media.first();
     let sess_conn =
         plan.replace_session_connection || sdp.media.iter().any(|m| m.connection.is_none());
@@ -174,7 +180,7 @@ pub fn rewrite(sdp: &SessionDescription, plan: &RewritePlan) -> Vec<u8> {
                 }
                 if let (true, Some(mr)) = (plan.replace_origin, first) {
                     o.addr_type = family(mr.address).into();
-                    o.address = mr.address.to_string();
+                    o.address = ip_text(mr.address);
                 }
                 out.push_str("o=");
                 out.push_str(&origin_value(&o));
@@ -319,9 +325,9 @@ fn media(
     let mut mid: Option<Option<&str>> = None;
     let mut ptime: Option<i64> = None;
     let mut eoc = false;
-    let mut rtpmaps: Vec<(u32, String)> = Vec::new();
-    let mut fmtps: Vec<(u32, String)> = Vec::new();
-    let mut fbs: Vec<(u32, String)> = Vec::new();
+    let mut rtpmaps: Vec<(u32, &str)> = Vec::new();
+    let mut fmtps: Vec<(u32, &str)> = Vec::new();
+    let mut fbs: Vec<(u32, &str)> = Vec::new();
     for a in m.attributes() {
         match classify(a) {
             AttrClass::Mid if mid.is_none() => mid = Some(a.value.as_deref()),
@@ -371,7 +377,7 @@ fn media(
 
     // 10.5 prints a=mid even for rejected (port 0) streams.
     if let Some(Some(mid)) = mid {
-        out.push_str(&format!("a=mid:{mid}\r\n"));
+        let _ = write!(out, "a=mid:{mid}\r\n");
     }
     if active {
         if has_codecs {
@@ -387,19 +393,19 @@ fn media(
                     .iter()
                     .rev()
                     .find(|(x, _)| *x == p)
-                    .map(|(_, e)| e.as_str())
+                    .map(|(_, e)| *e)
                     .or_else(|| static_rtpmap(p))
                     .unwrap_or("/0");
-                out.push_str(&format!("a=rtpmap:{pt} {enc}\r\n"));
+                let _ = write!(out, "a=rtpmap:{pt} {enc}\r\n");
                 if let Some((_, f)) = fmtps.iter().rev().find(|(x, _)| *x == p) {
                     if !f.is_empty() {
-                        out.push_str(&format!("a=fmtp:{pt} {f}\r\n"));
+                        let _ = write!(out, "a=fmtp:{pt} {f}\r\n");
                     }
                 }
                 // rtpengine moves the rtcp-fb list into the first codec entry.
                 if !seen.contains(&pt) {
                     for (_, fb) in fbs.iter().filter(|(x, _)| *x == p) {
-                        out.push_str(&format!("a=rtcp-fb:{pt} {fb}\r\n"));
+                        let _ = write!(out, "a=rtcp-fb:{pt} {fb}\r\n");
                     }
                     seen.push(pt);
                 }
@@ -407,23 +413,28 @@ fn media(
         }
         if !plan.original_sendrecv {
             let d = mr.direction.unwrap_or_else(|| sdp.stream_direction(idx));
-            out.push_str(&format!("a={}\r\n", d.as_str()));
+            let _ = write!(out, "a={}\r\n", d.as_str());
         }
         if rtp {
             match plan.rtcp_attr {
                 RtcpAttr::Omit => {}
-                RtcpAttr::Add => out.push_str(&format!("a=rtcp:{}\r\n", mr.rtcp_port)),
-                RtcpAttr::Full => out.push_str(&format!(
-                    "a=rtcp:{} IN {}\r\n",
-                    mr.rtcp_port,
-                    addr_text(mr.address, false)
-                )),
+                RtcpAttr::Add => {
+                    let _ = write!(out, "a=rtcp:{}\r\n", mr.rtcp_port);
+                }
+                RtcpAttr::Full => {
+                    let _ = write!(
+                        out,
+                        "a=rtcp:{} IN {}\r\n",
+                        mr.rtcp_port,
+                        addr_text(mr.address, false)
+                    );
+                }
             }
             if mr.rtcp_mux {
                 out.push_str("a=rtcp-mux\r\n");
             }
             if ptime != 0 {
-                out.push_str(&format!("a=ptime:{ptime}\r\n"));
+                let _ = write!(out, "a=ptime:{ptime}\r\n");
             }
         }
     }
