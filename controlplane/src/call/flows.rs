@@ -30,7 +30,7 @@ impl CallRegistry {
         let Some(call) = self.calls.get(call_id) else {
             return;
         };
-        let mut updates: Vec<(SocketAddr, Option<FlowAction>)> = Vec::new();
+        let mut updates: Vec<(usize, usize, Component, bool, Option<FlowAction>)> = Vec::new();
         for (mi, ml) in call.monologues.iter().enumerate() {
             if ml.deleted {
                 continue;
@@ -67,23 +67,57 @@ impl CallRegistry {
                     } else {
                         None
                     };
-                    updates.push((s.local, action));
+                    updates.push((mi, idx, comp, s.programmed, action));
                 }
             }
         }
-        for (local, action) in updates {
+        for (mi, idx, comp, was_programmed, action) in updates {
+            let Some(s) = self
+                .calls
+                .get(call_id)
+                .and_then(|c| c.monologues.get(mi))
+                .and_then(|m| m.medias.get(idx))
+                .map(|m| m.stream(comp))
+            else {
+                continue;
+            };
+            let local = s.local;
             let key = FlowKey::new(local);
-            match action {
+            let programmed = match action {
                 Some(a) => {
-                    if self.table.get(&key).map(|(_, cur)| cur) != Some(a) {
-                        if let Err(e) = self.table.upsert(key, &a) {
-                            // Table full: the stream stays on the control
-                            // plane's path, which still forwards it.
-                            tracing::warn!("flow table: cannot program {local}: {e}");
+                    let current = if was_programmed {
+                        self.table.get(&key).map(|(_, cur)| cur)
+                    } else {
+                        None
+                    };
+                    current == Some(a)
+                        || match self.table.upsert(key, &a) {
+                            Ok(_) => true,
+                            Err(e) => {
+                                // Table full: the stream stays on the control
+                                // plane's path, which still forwards it.
+                                tracing::warn!("flow table: cannot program {local}: {e}");
+                                // An entry it had is still there (stale) and
+                                // must still be removed later.
+                                was_programmed
+                            }
                         }
-                    }
                 }
-                None => self.unprogram(local, now),
+                None => {
+                    if was_programmed {
+                        self.unprogram(local, now);
+                    }
+                    false
+                }
+            };
+            if let Some(s) = self
+                .calls
+                .get_mut(call_id)
+                .and_then(|c| c.monologues.get_mut(mi))
+                .and_then(|m| m.medias.get_mut(idx))
+                .map(|m| m.stream_mut(comp))
+            {
+                s.programmed = programmed;
             }
         }
     }

@@ -141,6 +141,11 @@ pub struct PacketStream {
     pub advertised_endpoint: Option<SocketAddr>,
     /// Latched for good: packets from elsewhere no longer move `endpoint`.
     pub confirmed: bool,
+    /// `local` has a flow-table entry (only the control plane writes them).
+    /// Streams without one are not looked up: a lookup faults in the
+    /// table's page for the key, several kilobytes of shared memory per call
+    /// for calls whose media never flowed.
+    pub programmed: bool,
     /// SSRC of the last packet this party sent on the stream (RTCP: the
     /// sender SSRC).
     pub last_ssrc: Option<u32>,
@@ -184,6 +189,7 @@ impl PacketStream {
             endpoint: None,
             advertised_endpoint: None,
             confirmed: false,
+            programmed: false,
             last_ssrc: None,
             stats: StreamStats::default(),
         }

@@ -126,8 +126,10 @@ impl CallRegistry {
     /// counted in the stream's table entry.
     pub(super) fn stream_stats(&self, s: &PacketStream, now: Instant) -> StreamStats {
         let mut st = s.stats;
-        if let Some(c) = self.table.counters(&FlowKey::new(s.local)) {
-            merge_counters(&mut st, &c, now);
+        if s.programmed {
+            if let Some(c) = self.table.counters(&FlowKey::new(s.local)) {
+                merge_counters(&mut st, &c, now);
+            }
         }
         st
     }
@@ -145,6 +147,7 @@ impl CallRegistry {
             endpoint: None,
             advertised_endpoint: None,
             confirmed: false,
+            programmed: false,
             last_ssrc: None,
             stats: StreamStats::default(),
         };
@@ -185,8 +188,10 @@ impl CallRegistry {
         }
         media.released = true;
         for s in [&mut media.rtp, &mut media.rtcp] {
-            if let Some(c) = self.table.remove(&FlowKey::new(s.local)) {
-                merge_counters(&mut s.stats, &c, now);
+            if std::mem::take(&mut s.programmed) {
+                if let Some(c) = self.table.remove(&FlowKey::new(s.local)) {
+                    merge_counters(&mut s.stats, &c, now);
+                }
             }
             self.by_local.remove(&s.local);
         }
@@ -349,7 +354,7 @@ impl CallRegistry {
             let mut last = call.last_activity();
             for ml in &call.monologues {
                 for m in &ml.medias {
-                    for s in [&m.rtp, &m.rtcp] {
+                    for s in [&m.rtp, &m.rtcp].into_iter().filter(|s| s.programmed) {
                         if let Some(c) = self.table.counters(&FlowKey::new(s.local)) {
                             if let Some(t) = counter_instant(&c, now) {
                                 last = last.max(t);
