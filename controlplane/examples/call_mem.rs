@@ -131,6 +131,7 @@ fn call(control: &mut Control, id: &str, phase: &str) {
 }
 
 fn main() {
+    let _ = controlplane::io::alloc::return_freed_memory();
     let mut args = std::env::args().skip(1);
     let held: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1000);
     let churn: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(20000);
@@ -172,6 +173,18 @@ fn main() {
         call(&mut control, id, "delete");
     }
     let after = rss_anon_kb();
+    // jemalloc's background threads return freed pages after its decay time.
+    let settle: f64 = std::env::var("CALL_MEM_SETTLE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.0);
+    if settle > 0.0 {
+        std::thread::sleep(std::time::Duration::from_secs_f64(settle));
+        println!(
+            "anon RSS {settle} s after the deletes: {} kB",
+            rss_anon_kb()
+        );
+    }
     println!(
         "anon RSS: base {base} kB, {held} calls held {with} kB ({:.2} kB/call), after delete {after} kB",
         with.saturating_sub(base) as f64 / held.max(1) as f64

@@ -391,6 +391,7 @@ fn main() {
     let mut only: Option<String> = None;
     let mut engine_args: Vec<String> = Vec::new();
     let mut bolt_args: Vec<String> = Vec::new();
+    let mut baseline: Option<String> = None;
     while let Some(a) = args.next() {
         let mut val = || args.next().expect("option needs a value");
         match a.as_str() {
@@ -404,20 +405,28 @@ fn main() {
             "--only" => only = Some(val()),
             "--engine-arg" => engine_args.push(val()),
             "--bolt-arg" => bolt_args.push(val()),
+            "--baseline" => baseline = Some(val()),
             _ => panic!(
                 "usage: ng_bench [--rtpbolt BIN] [--rtpengine BIN] [--secs S] \
                  [--rounds N] [--hold CALLS] [--settle SECS] [--ng-port P] [--only rtpbolt|rtpengine] \
-                 [--engine-arg ARG]... [--bolt-arg ARG]..."
+                 [--engine-arg ARG]... [--bolt-arg ARG]... [--baseline OLD_RTPBOLT_BIN]"
             ),
         }
     }
+    // Port ranges below 32768; with a baseline build as a third daemon each
+    // gets 7000 ports, still 3500 pairs for the 2000 that --hold 1000 needs.
+    let ranges = if baseline.is_some() {
+        [(10000, 16999), (17000, 23999), (24000, 30999)]
+    } else {
+        [(10000, 19999), (20000, 29999), (0, 0)]
+    };
     let mut daemons = Vec::new();
     if only.as_deref() != Some("rtpbolt") {
         daemons.push(Daemon::start(
             "rtpengine",
             &rtpengine,
             ng_base,
-            (10000, 19999),
+            ranges[0],
             &engine_args,
         ));
     }
@@ -426,9 +435,18 @@ fn main() {
             "rtpbolt",
             &rtpbolt,
             ng_base + 1,
-            (20000, 29999),
+            ranges[1],
             &bolt_args,
         ));
+        if let Some(old) = &baseline {
+            daemons.push(Daemon::start(
+                "rtpbolt-old",
+                old,
+                ng_base + 2,
+                ranges[2],
+                &bolt_args,
+            ));
+        }
     }
 
     println!("# memory: {hold} calls held (offer+answer), then deleted");

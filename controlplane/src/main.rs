@@ -14,6 +14,7 @@ use controlplane::config::{self, Config, Startup};
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
+    let allocator = controlplane::io::alloc::return_freed_memory();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let config = match config::parse_startup(&args) {
         Ok(Startup::Run(c)) => c,
@@ -36,6 +37,9 @@ fn main() -> ExitCode {
         };
     }
     init_logging(&config);
+    if let Err(e) = allocator {
+        tracing::warn!("allocator: {e}; freed memory stays in RSS until the kernel reclaims it");
+    }
     for w in &config.warnings {
         tracing::warn!("{w}");
     }

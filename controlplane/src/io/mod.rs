@@ -1,6 +1,7 @@
 //! The tokio edge of the control plane: sockets, tasks and clocks. Everything
 //! here moves bytes and time into the sans-IO modules and their outputs out.
 
+pub mod alloc;
 pub mod legacy;
 pub mod ng_server;
 pub mod ports;

@@ -81,9 +81,13 @@ impl SocketPortAllocator {
                 self.close_pair(rtp);
             }
         }
+        // Sets keep their peak capacity; after a burst, return it.
         if self.idle.capacity() > 64 && self.idle.len() < self.idle.capacity() / 4 {
             self.idle.shrink_to_fit();
             self.idle_order.shrink_to_fit();
+        }
+        if self.in_use.capacity() > 64 && self.in_use.len() < self.in_use.capacity() / 4 {
+            self.in_use.shrink_to_fit();
         }
     }
 
