@@ -104,15 +104,20 @@ pub(crate) fn emit(sdp: &SessionDescription) -> String {
         }
     }
     for m in &sdp.media {
-        out.push_str("m=");
-        out.push_str(&media_value(m, &m.port.to_string(), &m.proto, &m.formats));
-        out.push_str(m.m_eol.as_str());
-        for l in &m.lines {
-            emit_media_line(&mut out, m, l);
-        }
+        emit_media(&mut out, m);
     }
     out.push_str(&sdp.trailer);
     out
+}
+
+/// Writes one media section as parsed: its `m=` line and every line under it.
+pub(crate) fn emit_media(out: &mut String, m: &MediaDescription) {
+    out.push_str("m=");
+    out.push_str(&media_value(m, &m.port.to_string(), &m.proto, &m.formats));
+    out.push_str(m.m_eol.as_str());
+    for l in &m.lines {
+        emit_media_line(out, m, l);
+    }
 }
 
 pub(crate) fn emit_media_line(out: &mut String, m: &MediaDescription, l: &MediaLine) {

@@ -59,7 +59,9 @@ use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use super::attr::{classify, proto_is_rtp, static_rtpmap, AttrClass};
-use super::emit::{connection_value, emit_media_line, ip_text, media_value, origin_value, push_ip};
+use super::emit::{
+    connection_value, emit_media, emit_media_line, ip_text, media_value, origin_value, push_ip,
+};
 use super::model::{
     parse_pt, Direction, MediaDescription, MediaLine, SessionDescription, SessionLine,
 };
@@ -236,14 +238,7 @@ pub fn rewrite(sdp: &SessionDescription, plan: &RewritePlan) -> Vec<u8> {
         match plan.media.get(i) {
             Some(_) if m.media == "message" => message_media(&mut out, sdp, m),
             Some(mr) => media(&mut out, sdp, plan, i, m, mr),
-            None => {
-                out.push_str("m=");
-                out.push_str(&media_value(m, &m.port.to_string(), &m.proto, &m.formats));
-                out.push_str(m.m_eol.as_str());
-                for l in &m.lines {
-                    emit_media_line(&mut out, m, l);
-                }
-            }
+            None => emit_media(&mut out, m),
         }
     }
     out.push_str(&sdp.trailer);

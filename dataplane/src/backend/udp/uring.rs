@@ -51,6 +51,8 @@ struct State {
     /// Owned sockets by token. Tokens are never reused, so a late completion of a
     /// removed socket cannot be mistaken for a new one's.
     owned: HashMap<u64, Owned>,
+    /// Token of each owned socket, by local address, for removal.
+    tokens: HashMap<SocketAddr, u64>,
     next_token: u64,
     /// Every registered socket, by local address: possible egresses.
     egress: HashMap<SocketAddr, Arc<Sock>>,
@@ -65,6 +67,7 @@ impl UringWorker {
         let mut st = State {
             ring,
             owned: HashMap::new(),
+            tokens: HashMap::new(),
             next_token: 0,
             egress: HashMap::new(),
             rearm: Vec::new(),
@@ -169,6 +172,7 @@ impl UringWorker {
                         let token = st.next_token;
                         st.next_token += 1;
                         let armed = st.ring.arm_recv(sock.sock.as_raw_fd(), token).is_ok();
+                        st.tokens.insert(sock.local, token);
                         st.owned.insert(
                             token,
                             Owned {
@@ -185,12 +189,7 @@ impl UringWorker {
                     // its own reference before ours can be the last one closing it.
                     let _ = st.ring.submit();
                     st.egress.remove(&local);
-                    let token = st
-                        .owned
-                        .iter()
-                        .find(|(_, o)| o.sock.local == local)
-                        .map(|(t, _)| *t);
-                    let Some(token) = token else {
+                    let Some(token) = st.tokens.remove(&local) else {
                         let _ = ack.send(());
                         continue;
                     };
