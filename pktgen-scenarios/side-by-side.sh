@@ -3,7 +3,14 @@
 # rtpengine and rtpbolt, one after the other on the same machine with the same
 # options, and prints every figure side by side with ratios.
 #
-#   pktgen-scenarios/side-by-side.sh [--threads N] [SCENARIO.toml ...]
+#   pktgen-scenarios/side-by-side.sh [--threads N] [--no-pin] [SCENARIO.toml ...]
+#
+# By default each relay runs one worker thread pinned to CPU 0 and the
+# generator runs on the other CPUs: on a 2-core machine a relay and a
+# generator that float over both cores preempt each other, and the latency
+# percentiles then measure the scheduler (p99 anywhere from 5 to 200 ms from
+# one run to the next) rather than the relay. --threads N gives each relay N
+# threads; --no-pin lets everything float.
 #
 # Default scenarios: calls-1000.toml and ng-throughput.toml (about 4 minutes).
 # Results (per-run JSON, combined JSON, daemon logs) go to
@@ -13,13 +20,15 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-threads=2
+threads=1
+pin=1
 scenarios=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --threads) threads="$2"; shift 2 ;;
         --threads=*) threads="${1#*=}"; shift ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        --no-pin) pin=0; shift ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) scenarios+=("$1"); shift ;;
     esac
 done
@@ -53,6 +62,16 @@ fi
 # Thousands of calls need thousands of sockets in each relay.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
+relay_cpus=()
+gen_cpus=()
+ncpu="$(nproc)"
+if [ "$pin" -eq 1 ] && [ "$ncpu" -ge 2 ] && command -v taskset >/dev/null; then
+    relay_last=$(( threads < ncpu - 1 ? threads - 1 : ncpu - 2 ))
+    relay_cpus=(taskset -c "0-$relay_last")
+    gen_cpus=(taskset -c "$((relay_last + 1))-$((ncpu - 1))")
+    echo "relays on CPUs 0-$relay_last, generator on $((relay_last + 1))-$((ncpu - 1))" >&2
+fi
+
 cd "$root"
 cargo build --release -q -p controlplane -p rtpbolt-pktgen
 bin="${CARGO_TARGET_DIR:-$root/target}/release"
@@ -75,7 +94,7 @@ trap cleanup EXIT
 start() {
     local label="$1" log="$2"
     shift 2
-    "$@" >"$log" 2>&1 &
+    "${relay_cpus[@]}" "$@" >"$log" 2>&1 &
     pid=$!
     started+=("$pid")
     sleep 0.5
@@ -116,7 +135,7 @@ for scenario in "${scenarios[@]}"; do
                 ;;
         esac
         echo "== $name against $label (pid $pid)" >&2
-        "$bin/rtpbolt-pktgen" run "$scenario" "${target[@]}" --relay-pid "$pid" --label "$label" \
+        "${gen_cpus[@]}" "$bin/rtpbolt-pktgen" run "$scenario" "${target[@]}" --relay-pid "$pid" --label "$label" \
             --json "$out/$name-$label.json" >"$out/$name-$label.txt"
         stop "$pid"
         columns+=("$label=$out/$name-$label.json")
