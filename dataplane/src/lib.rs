@@ -7,7 +7,8 @@
 //! - Backends only fill and flush batches: [`SocketsBackend`] (plain UDP sockets with
 //!   `recvmmsg`/`sendmmsg`, the default). DPDK and AF_XDP backends call the frame path.
 //! - Packets the data plane does not handle (unknown flow, STUN, DTLS, source-mismatch
-//!   with policy Punt) go to the control plane through a [`PuntSink`].
+//!   with policy Punt) go to the control plane: through a [`PuntSink`] on the sockets
+//!   path, through the kernel (exception TAP, `XDP_PASS`) on the frame path.
 //!
 //! `unsafe` is confined to `backend/*/ffi.rs`.
 #![deny(unsafe_code)]
@@ -16,6 +17,7 @@ pub mod backend;
 pub mod batch;
 pub mod classify;
 pub mod counters;
+pub mod frame;
 mod policy;
 pub mod process;
 
@@ -23,4 +25,5 @@ pub use backend::udp::{BackendError, SocketsBackend, SocketsIo};
 pub use backend::{PuntSink, PuntedPacket};
 pub use batch::{Batch, DropReason, Packet, Verdict, BATCH_SIZE, MAX_PACKET_LEN};
 pub use counters::WorkerCounters;
+pub use frame::{Frame, FrameConfig, FrameProcessor, FrameVerdict};
 pub use process::process;
