@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use dataplane::backend::dpdk::{
-    stats, Eal, Port, PortConfig, PublishedDpdkCounters, Worker, WorkerConfig, BURST,
+    stats, Eal, Port, PortConfig, PublishedWorker, Worker, WorkerConfig, WorkerStats, BURST,
 };
 use shared_tables::FlowTable;
 use tracing::{error, info, warn};
@@ -213,10 +213,8 @@ fn run() -> Result<()> {
         "data plane running"
     );
 
-    let published: Vec<PublishedDpdkCounters> = workers
-        .iter()
-        .map(|_| PublishedDpdkCounters::default())
-        .collect();
+    let published: Vec<PublishedWorker> =
+        workers.iter().map(|_| PublishedWorker::default()).collect();
     let worker_cfg = WorkerConfig {
         mac,
         neighbours: args.neighbours,
@@ -340,13 +338,18 @@ fn format_mac(m: &[u8; 6]) -> String {
 }
 
 /// Writes the stats file atomically (temp file + rename), so readers never see half.
-fn write_stats(path: Option<&Path>, cores: &[usize], published: &[PublishedDpdkCounters]) {
+fn write_stats(path: Option<&Path>, cores: &[usize], published: &[PublishedWorker]) {
     let Some(path) = path else { return };
     let rows: Vec<_> = cores
         .iter()
         .zip(published)
         .enumerate()
-        .map(|(q, (core, p))| (q as u16, *core, p.load()))
+        .map(|(q, (core, p))| WorkerStats {
+            queue: q as u16,
+            core: *core,
+            dpdk: p.dpdk.load(),
+            frame: p.frame.load(),
+        })
         .collect();
     let json = stats::render_json(&rows);
     let mut tmp = path.as_os_str().to_owned();

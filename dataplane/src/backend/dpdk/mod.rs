@@ -13,8 +13,6 @@
 //! table hit; the control plane needs no DPDK code.
 
 pub mod ffi;
-// TODO(#5): replaced by `crate::frame` when the frame branch is merged.
-mod frame_stub;
 pub mod stats;
 pub mod worker;
 
@@ -22,7 +20,7 @@ pub use ffi::{
     Burst, Eal, Mbuf, MbufData, Mempool, Port, PortConfig, Queue, RegisteredThread, TxResult,
     BURST, HEADROOM,
 };
-pub use stats::{DpdkCounters, PublishedDpdkCounters};
+pub use stats::{DpdkCounters, PublishedDpdkCounters, PublishedWorker, WorkerStats};
 pub use worker::{Worker, WorkerConfig};
 
 /// Errors from DPDK calls.

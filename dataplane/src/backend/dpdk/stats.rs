@@ -5,6 +5,7 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::batch::DropReason;
+use crate::counters::{PublishedCounters, WorkerCounters};
 
 macro_rules! dpdk_counters {
     ($($(#[doc = $doc:literal])* $name:ident,)*) => {
@@ -102,30 +103,80 @@ impl DpdkCounters {
 const _: () = assert!(core::mem::align_of::<DpdkCounters>() == 64);
 const _: () = assert!(core::mem::align_of::<PublishedDpdkCounters>() == 64);
 
-/// The stats file's JSON: `{"workers":[{"queue":0,"core":1,…counters}],"total":{…}}`.
-pub fn render_json(workers: &[(u16, usize, DpdkCounters)]) -> String {
-    let mut total = DpdkCounters::default();
+/// What one worker publishes: its port counters and the frame function's.
+#[derive(Debug, Default)]
+pub struct PublishedWorker {
+    /// Port-level counters (this module's).
+    pub dpdk: PublishedDpdkCounters,
+    /// The packet function's counters ([`crate::frame::FrameProcessor::process`]).
+    pub frame: PublishedCounters,
+}
+
+impl PublishedWorker {
+    /// Publishes both (once per burst).
+    #[inline]
+    pub fn publish(&self, dpdk: &DpdkCounters, frame: &WorkerCounters) {
+        self.dpdk.publish(dpdk);
+        self.frame.publish(frame);
+    }
+}
+
+/// One worker's row in the stats file.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WorkerStats {
+    /// Queue index on both ports.
+    pub queue: u16,
+    /// The CPU it is pinned to.
+    pub core: usize,
+    /// Port-level counters.
+    pub dpdk: DpdkCounters,
+    /// The frame function's counters.
+    pub frame: WorkerCounters,
+}
+
+/// The stats file's JSON: `{"workers":[{"queue":0,"core":1,…,"frame":{…}}],"total":{…}}`.
+/// Port counters are flat; `frame` holds the packet function's reasons for the kernel
+/// path (`punted`: table miss, STUN/DTLS, unknown next hop; `not_media`: ARP, ICMP, …).
+pub fn render_json(workers: &[WorkerStats]) -> String {
+    let mut total = WorkerStats::default();
     let mut out = String::from("{\"workers\":[");
-    for (i, (queue, core, c)) in workers.iter().enumerate() {
-        total.add(c);
+    for (i, w) in workers.iter().enumerate() {
+        total.dpdk.add(&w.dpdk);
+        total.frame.add(&w.frame);
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&format!("{{\"queue\":{queue},\"core\":{core}"));
-        push_fields(&mut out, c);
+        out.push_str(&format!("{{\"queue\":{},\"core\":{}", w.queue, w.core));
+        push_fields(&mut out, w);
         out.push('}');
     }
     out.push_str("],\"total\":{");
-    out.push_str(&format!("\"dropped\":{}", total.dropped()));
+    out.push_str(&format!("\"dropped\":{}", total.dpdk.dropped()));
     push_fields(&mut out, &total);
     out.push_str("}}\n");
     out
 }
 
-fn push_fields(out: &mut String, c: &DpdkCounters) {
-    for (name, v) in c.fields() {
+fn push_fields(out: &mut String, w: &WorkerStats) {
+    for (name, v) in w.dpdk.fields() {
         out.push_str(&format!(",\"{name}\":{v}"));
     }
+    let f = &w.frame;
+    out.push_str(&format!(
+        ",\"frame\":{{\"rx_packets\":{},\"forwarded\":{},\"forwarded_bytes\":{},\
+         \"punted\":{},\"not_media\":{},\"dropped_malformed\":{},\"dropped_policy\":{},\
+         \"checksum_errors\":{},\"no_neighbour\":{},\"no_headroom\":{}}}",
+        f.rx_packets,
+        f.forwarded,
+        f.forwarded_bytes,
+        f.punted,
+        f.to_kernel,
+        f.dropped_malformed,
+        f.dropped_policy,
+        f.checksum_errors,
+        f.no_neighbour,
+        f.no_headroom
+    ));
 }
 
 #[cfg(test)]
@@ -149,7 +200,18 @@ mod tests {
             tx_dropped: 4,
             ..Default::default()
         };
-        let json = render_json(&[(0, 1, a), (1, 0, b)]);
+        let frame = WorkerCounters {
+            punted: 2,
+            no_neighbour: 1,
+            ..Default::default()
+        };
+        let row = |queue, core, dpdk| WorkerStats {
+            queue,
+            core,
+            dpdk,
+            frame,
+        };
+        let json = render_json(&[row(0, 1, a), row(1, 0, b)]);
         let v: serde_json::Value = serde_json::from_str(&json).expect("valid JSON");
         assert_eq!(v["workers"][0]["queue"], 0);
         assert_eq!(v["workers"][0]["core"], 1);
@@ -159,9 +221,12 @@ mod tests {
         assert_eq!(v["total"]["rx"], 4);
         assert_eq!(v["total"]["dropped"], 5);
         assert_eq!(v["total"]["forwarded"], 2);
+        assert_eq!(v["workers"][1]["frame"]["no_neighbour"], 1);
+        assert_eq!(v["total"]["frame"]["punted"], 4);
         assert_eq!(
             v["total"].as_object().map(|o| o.len()),
-            Some(a.fields().len() + 1)
+            Some(a.fields().len() + 2),
+            "dropped, the port counters and frame"
         );
     }
 }

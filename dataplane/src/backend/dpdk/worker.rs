@@ -11,9 +11,10 @@ use core::time::Duration;
 use shared_tables::{monotonic_now, TableReader};
 
 use super::ffi::{Burst, Mbuf, Queue, BURST};
-use super::frame_stub::{DropReason, Frame, FrameConfig, FrameProcessor, FrameVerdict};
-use super::stats::{DpdkCounters, PublishedDpdkCounters};
+use super::stats::{DpdkCounters, PublishedWorker};
+use crate::batch::DropReason;
 use crate::counters::WorkerCounters;
+use crate::frame::{Frame, FrameConfig, FrameProcessor, FrameVerdict};
 
 /// Empty polls before an idle worker starts sleeping between polls.
 const IDLE_POLLS: u32 = 1024;
@@ -79,7 +80,7 @@ impl<'p> Worker<'p> {
 
     /// Polls until `stop` is set, publishing counters to `published` after every
     /// non-empty iteration and once at the end.
-    pub fn run(&mut self, stop: &AtomicBool, published: &PublishedDpdkCounters) {
+    pub fn run(&mut self, stop: &AtomicBool, published: &PublishedWorker) {
         let mut idle = 0u32;
         while !stop.load(Ordering::Relaxed) {
             if self.poll_once() == 0 {
@@ -89,15 +90,20 @@ impl<'p> Worker<'p> {
                 }
             } else {
                 idle = 0;
-                published.publish(&self.counters);
+                published.publish(&self.counters, &self.frame_counters);
             }
         }
-        published.publish(&self.counters);
+        published.publish(&self.counters, &self.frame_counters);
     }
 
-    /// This worker's counters so far.
+    /// This worker's port counters so far.
     pub fn counters(&self) -> &DpdkCounters {
         &self.counters
+    }
+
+    /// The frame function's counters so far.
+    pub fn frame_counters(&self) -> &WorkerCounters {
+        &self.frame_counters
     }
 
     /// One NIC rx burst and one TAP rx burst, fully handled and flushed. Returns the
@@ -132,12 +138,8 @@ impl<'p> Worker<'p> {
         // to the kernel unchanged, which is what the default below does.
         let mut outcome = [Outcome::Kernel; BURST];
         {
-            let mut frames: [Frame<'_>; BURST] = core::array::from_fn(|_| Frame {
-                buf: &mut [],
-                off: 0,
-                len: 0,
-                verdict: FrameVerdict::Pending,
-            });
+            let mut frames: [Frame<'_>; BURST] =
+                core::array::from_fn(|_| Frame::new(&mut [], 0, 0));
             let mut index = [0usize; BURST];
             let mut nf = 0;
             for (i, m) in self.nic_rx.mbufs_mut().iter_mut().enumerate() {
@@ -145,12 +147,7 @@ impl<'p> Worker<'p> {
                 self.counters.rx += 1;
                 self.counters.rx_bytes += m.pkt_len() as u64;
                 if let Some(d) = m.data() {
-                    frames[nf] = Frame {
-                        buf: d.buf,
-                        off: d.off,
-                        len: d.len,
-                        verdict: FrameVerdict::Pending,
-                    };
+                    frames[nf] = Frame::new(d.buf, d.off, d.len);
                     index[nf] = i;
                     nf += 1;
                 }
