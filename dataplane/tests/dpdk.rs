@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use shared_tables::FlowTable;
+use shared_tables::{FlowAction, FlowKey, FlowTable, SrcMismatch};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rtpbolt-dataplane");
 
@@ -287,6 +287,40 @@ impl Topology {
         must(&["ip", "link", "set", &self.exc, "up"]);
     }
 
+    /// Table, dataplane and namespaces, in the order a deployment brings them up.
+    fn up() -> (Topology, FlowTable) {
+        let mut t = Topology::new();
+        let table = t.create_table();
+        t.spawn();
+        t.wire_up();
+        (t, table)
+    }
+
+    /// The exception TAP's MAC, which is the NIC port's.
+    fn nic_mac(&self) -> String {
+        fs::read_to_string(Path::new("/sys/class/net").join(&self.exc).join("address"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    /// Pings us from `src` inside the namespace; the frame function learns the phone's MAC
+    /// from the echo request.
+    fn ping_from(&self, src: &str) -> Output {
+        self.ns_cmd(&[
+            "ping",
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "-W",
+            "2",
+            "-I",
+            src,
+            &self.ip(1),
+        ])
+    }
+
     fn ns_cmd(&self, args: &[&str]) -> Output {
         let mut cmd = vec!["ip", "netns", "exec", &self.ns];
         cmd.extend_from_slice(args);
@@ -423,10 +457,7 @@ fn exception_path_carries_arp_ping_and_table_misses() {
         t.stats(),
         t.log()
     );
-    let nic_mac = fs::read_to_string(Path::new("/sys/class/net").join(&t.exc).join("address"))
-        .unwrap()
-        .trim()
-        .to_owned();
+    let nic_mac = t.nic_mac();
     let neigh =
         String::from_utf8_lossy(&t.ns_cmd(&["ip", "neigh", "show", &t.ip(1)]).stdout).into_owned();
     assert!(
@@ -484,4 +515,310 @@ fn exception_path_carries_arp_ping_and_table_misses() {
         !Path::new("/sys/class/net").join(&t.exc).exists(),
         "the exception TAP is removed on exit"
     );
+}
+
+/// Phone B listens on argv[2]; phone A sends `count` RTP packets (seq 0.., 160 bytes of
+/// payload) from argv[1] to argv[3]; B prints `<from-ip> <from-port> <hex>` per packet
+/// received within 2 s of the last.
+const RTP_A_TO_B: &str = r#"
+import socket, struct, sys, time
+a, b, relay, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+def addr(s):
+    h, p = s.rsplit(':', 1)
+    return (h, int(p))
+rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+rx.bind(addr(b))
+tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+tx.bind(addr(a))
+for seq in range(count):
+    hdr = struct.pack('!BBHII', 0x80, 0, seq, seq * 160, 0x5eed)
+    tx.sendto(hdr + bytes([seq & 0xff]) * 160, addr(relay))
+    if seq % 16 == 15:
+        time.sleep(0.002)
+rx.settimeout(2)
+try:
+    while True:
+        data, frm = rx.recvfrom(2048)
+        print(frm[0], frm[1], data.hex(), flush=True)
+except socket.timeout:
+    pass
+"#;
+
+fn rtp_packet(seq: u16) -> Vec<u8> {
+    let mut p = vec![0x80, 0];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+    p.extend_from_slice(&0x5eed_u32.to_be_bytes());
+    p.extend(std::iter::repeat_n(seq as u8, 160));
+    p
+}
+
+/// Runs [`RTP_A_TO_B`] and returns what B received: (source, payload) in arrival order.
+fn rtp_a_to_b(
+    t: &Topology,
+    a: SocketAddr,
+    b: SocketAddr,
+    relay: SocketAddr,
+    count: u16,
+) -> Vec<(SocketAddr, Vec<u8>)> {
+    let out = t.ns_python(
+        RTP_A_TO_B,
+        &[
+            &a.to_string(),
+            &b.to_string(),
+            &relay.to_string(),
+            &count.to_string(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let mut w = l.split(' ');
+            let from = format!("{}:{}", w.next().unwrap(), w.next().unwrap());
+            let hex = w.next().unwrap_or("");
+            let bytes = (0..hex.len() / 2)
+                .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+                .collect();
+            (from.parse().unwrap(), bytes)
+        })
+        .collect()
+}
+
+/// Nothing queued on `sock` (it is non-blocking).
+fn assert_nothing_received(sock: &UdpSocket, what: &str) {
+    let mut buf = [0u8; 2048];
+    match sock.recv_from(&mut buf) {
+        Ok((n, from)) => panic!("{what}: the kernel socket got {n} bytes from {from}"),
+        Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{what}: {e}"),
+    }
+}
+
+/// One call leg through the relay: A sends to our `relay` port, we forward to B from
+/// `relay_out`.
+struct Leg {
+    relay: SocketAddr,
+    relay_out: SocketAddr,
+    a: SocketAddr,
+    b: SocketAddr,
+}
+
+impl Leg {
+    fn new(t: &Topology) -> Leg {
+        Leg {
+            relay: t.addr(1, 30000),
+            relay_out: t.addr(1, 30002),
+            a: t.addr(2, 40000),
+            b: t.addr(3, 40002),
+        }
+    }
+
+    fn action(&self, expected_src: Option<SocketAddr>) -> FlowAction {
+        FlowAction {
+            dst: self.b,
+            src: self.relay_out,
+            expected_src,
+            src_mismatch: SrcMismatch::Drop,
+            tos: 0,
+            flags: 0,
+            stream_id: 7,
+        }
+    }
+}
+
+#[test]
+fn table_hits_are_forwarded_by_the_dataplane_not_the_kernel() {
+    if !prerequisites() {
+        return;
+    }
+    let (mut t, table) = Topology::up();
+    let mut w = table.writer().unwrap();
+    let Leg {
+        relay,
+        relay_out,
+        a,
+        b,
+    } = Leg::new(&t);
+
+    // The control plane's sockets on the relay ports, as it would bind them on the
+    // exception interface: they must see none of the media the data plane forwards.
+    let kernel_relay = UdpSocket::bind(relay).unwrap();
+    kernel_relay.set_nonblocking(true).unwrap();
+    let kernel_out = UdpSocket::bind(relay_out).unwrap();
+    kernel_out.set_nonblocking(true).unwrap();
+
+    // B's MAC is learned from its traffic to us (A's from its first packet).
+    let ping = t.ping_from(&t.ip(3));
+    assert!(ping.status.success(), "ping from B; log:\n{}", t.log());
+
+    let key = FlowKey::new(relay);
+    w.upsert(key, &Leg::new(&t).action(Some(a))).unwrap();
+
+    let got = rtp_a_to_b(&t, a, b, relay, 100);
+    assert_eq!(
+        got.len(),
+        100,
+        "RTP at B; stats {}\nlog:\n{}",
+        t.stats(),
+        t.log()
+    );
+    for (i, (from, data)) in got.iter().enumerate() {
+        assert_eq!(
+            *from, relay_out,
+            "packet {i} comes from the relay's other port"
+        );
+        assert_eq!(*data, rtp_packet(i as u16), "packet {i} payload");
+    }
+    t.wait_stats("100 forwarded", |s| s["forwarded"].as_u64() >= Some(100));
+    assert_eq!(t.stats()["total"]["frame"]["forwarded"].as_u64(), Some(100));
+    assert_eq!(w.counters(&key).unwrap().packets, 100, "per-entry counters");
+    assert_nothing_received(&kernel_relay, "relay port");
+    assert_nothing_received(&kernel_out, "relay's sending port");
+
+    // Strict source: a stranger's packets to the relay port are dropped, not forwarded.
+    let got = rtp_a_to_b(&t, t.addr(3, 41000), b, relay, 5);
+    assert!(got.is_empty(), "forwarded from a stranger: {got:?}");
+    t.wait_stats("source-mismatch drops", |s| {
+        s["dropped_source_mismatch"].as_u64() == Some(5)
+    });
+    assert_nothing_received(&kernel_relay, "relay port after mismatching packets");
+
+    // The control plane dies: its table handle goes, the file too. The data plane's
+    // mapping stays valid and established media keeps flowing.
+    drop(w);
+    drop(table);
+    let _ = fs::remove_file(&t.table_path);
+    let got = rtp_a_to_b(&t, a, b, relay, 50);
+    assert_eq!(got.len(), 50, "RTP at B without a control plane");
+    assert!(got.iter().all(|(from, _)| *from == relay_out));
+    t.wait_stats("150 forwarded", |s| s["forwarded"].as_u64() >= Some(150));
+    assert_nothing_received(&kernel_relay, "relay port without a control plane");
+
+    let st = t.stop().expect("exits on SIGTERM");
+    assert!(st.success(), "exit status {st}; log:\n{}", t.log());
+}
+
+/// Sends hand-made broken Ethernet frames out of argv[1] to MAC argv[2] through a packet
+/// socket: argv[3] is our IPv4 address, argv[4] the peer's, argv[5] a relay port with a
+/// table entry. Prints how many the kernel accepted.
+const BAD_FRAMES: &str = r#"
+import random, socket, struct, sys
+ifname, dst_mac, us, peer, port = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+dst = bytes.fromhex(dst_mac.replace(':', ''))
+src = bytes.fromhex('027700000002')
+ip_us, ip_peer = socket.inet_aton(us), socket.inet_aton(peer)
+def csum(b):
+    if len(b) % 2: b += b'\0'
+    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+def ipv4(payload, proto=17, frag=0, ihl=5, ver=4, total=None, fix=True):
+    total = 20 + len(payload) if total is None else total
+    h = struct.pack('!BBHHHBBH4s4s', ver << 4 | ihl, 0, total & 0xffff, 1, frag, 64, proto, 0, ip_peer, ip_us)
+    if fix: h = h[:10] + struct.pack('!H', csum(h)) + h[12:]
+    return h + payload
+def udp(payload, sport=40000, dport=port, length=None, cs=None):
+    length = 8 + len(payload) if length is None else length
+    return struct.pack('!HHHH', sport, dport, length & 0xffff, 0xdead if cs is None else cs) + payload
+eth = lambda et, body: dst + src + struct.pack('!H', et) + body
+rtp = struct.pack('!BBHII', 0x80, 0, 1, 160, 0x5eed) + b'\0' * 160
+frames = [
+    dst + src,                                        # no ethertype
+    eth(0x0800, b''),                                 # IPv4 with no header
+    eth(0x0800, ipv4(b'')[:12]),                      # truncated IPv4 header
+    eth(0x0800, ipv4(udp(rtp), ihl=15)),              # IHL past the header
+    eth(0x0800, ipv4(udp(rtp), ihl=2)),               # IHL below 5
+    eth(0x0800, ipv4(udp(rtp), ver=6)),               # version 6 in an IPv4 ethertype
+    eth(0x0800, ipv4(udp(rtp), total=1400)),          # total length past the frame
+    eth(0x0800, ipv4(udp(rtp), total=24)),            # total length cuts the UDP header
+    eth(0x0800, ipv4(udp(rtp), fix=False)),           # bad IPv4 header checksum
+    eth(0x0800, ipv4(udp(rtp)[:100], frag=0x2000)),   # first fragment (MF)
+    eth(0x0800, ipv4(rtp[:64], frag=0x0010)),         # later fragment
+    eth(0x0800, ipv4(udp(rtp, length=4))),            # UDP length below its header
+    eth(0x0800, ipv4(udp(rtp, length=1000))),         # UDP length past the packet
+    eth(0x0800, ipv4(udp(rtp, cs=0x1234))),           # wrong UDP checksum
+    eth(0x0800, ipv4(udp(b''))),                      # empty UDP to the relay port
+    eth(0x0800, ipv4(udp(b'\xff' * 3))),              # too short for RTP
+    eth(0x0800, ipv4(b'\x00' * 4, proto=17)),         # UDP header cut
+    eth(0x86dd, b'\x60' + b'\0' * 10),                # truncated IPv6 header
+    eth(0x86dd, struct.pack('!IHBB', 6 << 28, 9000, 17, 64) + b'\0' * 32 + udp(rtp)),  # payload length past frame
+    eth(0x8100, b'\x00\x01'),                         # truncated VLAN tag
+    eth(0x88a8, struct.pack('!HH', 1, 0x8100) + struct.pack('!HH', 2, 0x0800) + ipv4(b'')[:8]),  # QinQ, cut
+    eth(0x0800, ipv4(udp(b'\0' * 1400))),             # MTU-sized garbage to the relay port
+]
+rnd = random.Random(5)
+for i in range(300):
+    et = rnd.choice([0x0800, 0x86dd, 0x8100, 0x0806])
+    body = bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 1480)))
+    if et == 0x0800 and body and i % 2:
+        body = ipv4(udp(body[:rnd.randint(0, len(body))], length=rnd.randint(0, 2000)))
+    frames.append(eth(et, body))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((ifname, 0))
+sent = 0
+for f in frames:
+    try:
+        s.send(f)
+        sent += 1
+    except OSError:
+        pass
+print(sent)
+"#;
+
+#[test]
+fn malformed_frames_do_not_stop_a_worker() {
+    if !prerequisites() {
+        return;
+    }
+    let (mut t, table) = Topology::up();
+    let mut w = table.writer().unwrap();
+    let leg = Leg::new(&t);
+    assert!(t.ping_from(&t.ip(3)).status.success(), "log:\n{}", t.log());
+    w.upsert(FlowKey::new(leg.relay), &leg.action(None))
+        .unwrap();
+    let rx_before = t.total("rx");
+
+    let out = t.ns_python(
+        BAD_FRAMES,
+        &[&t.wire, &t.nic_mac(), &t.ip(1), &t.ip(2), "30000"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sent: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(sent >= 300, "the kernel took only {sent} frames");
+
+    // Every frame was received and given a verdict; the worker is still there and still
+    // forwards and answers.
+    t.wait_stats("the bad frames received", |s| {
+        s["rx"].as_u64() >= Some(rx_before + sent)
+    });
+    assert!(t.running(), "dataplane died; log:\n{}", t.log());
+    let total = &t.stats()["total"];
+    assert!(total["dropped_malformed"].as_u64() >= Some(15), "{total}");
+    assert!(
+        total["frame"]["checksum_errors"].as_u64() >= Some(2),
+        "{total}"
+    );
+    assert_eq!(total["forwarded"].as_u64(), Some(0), "{total}");
+    let got = rtp_a_to_b(&t, leg.a, leg.b, leg.relay, 20);
+    assert_eq!(
+        got.len(),
+        20,
+        "forwarding after bad input; log:\n{}",
+        t.log()
+    );
+    assert!(
+        t.ping_from(&t.ip(2)).status.success(),
+        "exception path after bad input"
+    );
+    let st = t.stop().expect("exits on SIGTERM");
+    assert!(st.success(), "exit status {st}; log:\n{}", t.log());
 }
