@@ -165,6 +165,8 @@ struct Topology {
     table_path: PathBuf,
     stats: PathBuf,
     log: PathBuf,
+    /// `--workers` value.
+    workers: String,
     child: Option<Child>,
 }
 
@@ -185,6 +187,7 @@ impl Topology {
             stats: dir.join("stats.json"),
             log: dir.join("dataplane.log"),
             dir,
+            workers: worker_core().to_string(),
             child: None,
         }
     }
@@ -209,7 +212,7 @@ impl Topology {
             .args(["--exception-iface", &self.exc])
             .arg("--stats-file")
             .arg(&self.stats)
-            .args(["--workers", &worker_core().to_string()])
+            .args(["--workers", &self.workers])
             .arg("--")
             .args(["--no-pci", "-l", &main_core().to_string()])
             .arg(format!("--vdev=net_tap0,iface={}", self.wire))
@@ -818,6 +821,143 @@ fn malformed_frames_do_not_stop_a_worker() {
     assert!(
         t.ping_from(&t.ip(2)).status.success(),
         "exception path after bad input"
+    );
+    let st = t.stop().expect("exits on SIGTERM");
+    assert!(st.success(), "exit status {st}; log:\n{}", t.log());
+}
+
+/// `legs` call legs at once, phone A sends `count` RTP packets from a:(42000+i) to the
+/// relay's port 31000+2i; phone B listens on b:(41000+i). Prints per leg `<i> <packets>
+/// <sources>` with the distinct source addresses B saw.
+const RTP_LEGS: &str = r#"
+import select, socket, struct, sys, time
+a, b, relay, legs, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+rx, got, srcs = [], [0] * legs, [set() for _ in range(legs)]
+for i in range(legs):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    s.bind((b, 41000 + i))
+    s.setblocking(False)
+    rx.append(s)
+tx = []
+for i in range(legs):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((a, 42000 + i))
+    tx.append(s)
+for seq in range(count):
+    for i in range(legs):
+        hdr = struct.pack('!BBHII', 0x80, 0, seq, seq * 160, 0x1000 + i)
+        tx[i].sendto(hdr + b'\x55' * 160, (relay, 31000 + 2 * i))
+    time.sleep(0.002)
+deadline = time.time() + 2
+while time.time() < deadline and sum(got) < legs * count:
+    ready, _, _ = select.select(rx, [], [], 0.2)
+    for s in ready:
+        i = rx.index(s)
+        while True:
+            try:
+                data, frm = s.recvfrom(2048)
+            except BlockingIOError:
+                break
+            got[i] += 1
+            srcs[i].add('%s:%d' % frm)
+for i in range(legs):
+    print(i, got[i], ','.join(sorted(srcs[i])))
+"#;
+
+#[test]
+fn workers_share_the_load_over_queues() {
+    if !prerequisites() {
+        return;
+    }
+    let cores = cores();
+    assert!(
+        cores.len() >= 2,
+        "two workers need two CPUs, have {cores:?}"
+    );
+    let mut t = Topology::new();
+    t.workers = format!("{},{}", cores[0], cores[cores.len() - 1]);
+    let table = t.create_table();
+    let mut w = table.writer().unwrap();
+    t.spawn();
+    t.wire_up();
+    const LEGS: u16 = 16;
+    const COUNT: u16 = 20;
+    for i in 0..LEGS {
+        w.upsert(
+            FlowKey::new(t.addr(1, 31000 + 2 * i)),
+            &FlowAction {
+                dst: t.addr(4, 41000 + i),
+                src: t.addr(1, 31001 + 2 * i),
+                expected_src: Some(t.addr(2, 42000 + i)),
+                src_mismatch: SrcMismatch::Drop,
+                tos: 0,
+                flags: 0,
+                stream_id: u64::from(i),
+            },
+        )
+        .unwrap();
+    }
+    // Phone B (.4) never sends: no worker can learn its MAC from a frame. The kernel
+    // knows it (as after resolving it for the control plane); the data plane hands the
+    // kernel's ARP cache to every worker within a second.
+    t.ns_cmd(&[
+        "ip",
+        "addr",
+        "add",
+        &format!("{}/24", t.ip(4)),
+        "dev",
+        &t.wire,
+    ]);
+    must(&[
+        "ip",
+        "neigh",
+        "replace",
+        &t.ip(4),
+        "lladdr",
+        PEER_MAC,
+        "dev",
+        &t.exc,
+        "nud",
+        "permanent",
+    ]);
+    std::thread::sleep(Duration::from_millis(1500));
+
+    let out = t.ns_python(
+        RTP_LEGS,
+        &[
+            &t.ip(2),
+            &t.ip(4),
+            &t.ip(1),
+            &LEGS.to_string(),
+            &COUNT.to_string(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    for (i, line) in report.lines().enumerate() {
+        let expected_src = t.addr(1, 31001 + 2 * i as u16).to_string();
+        assert_eq!(
+            line,
+            format!("{i} {COUNT} {expected_src}"),
+            "leg {i}: all packets from the relay's port; report:\n{report}\nstats {}",
+            t.stats()
+        );
+    }
+    t.wait_stats("all forwarded", |s| {
+        s["forwarded"].as_u64() == Some(u64::from(LEGS * COUNT))
+    });
+    let stats = t.stats();
+    let per_worker: Vec<u64> = (0..2)
+        .map(|q| stats["workers"][q]["forwarded"].as_u64().unwrap_or(0))
+        .collect();
+    assert!(
+        per_worker.iter().all(|&n| n > 0),
+        "both queues carry media: {per_worker:?}\n{stats}"
     );
     let st = t.stop().expect("exits on SIGTERM");
     assert!(st.success(), "exit status {st}; log:\n{}", t.log());

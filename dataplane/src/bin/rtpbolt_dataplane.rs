@@ -13,10 +13,11 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use dataplane::backend::dpdk::neighbours::{read_arp_cache, NeighbourSnapshot};
 use dataplane::backend::dpdk::{
     stats, Eal, Port, PortConfig, PublishedWorker, Worker, WorkerConfig, WorkerStats, BURST,
 };
@@ -221,13 +222,15 @@ fn run() -> Result<()> {
         busy_poll: args.busy_poll,
     };
     let worker_stop = AtomicBool::new(false);
+    let (feeds, inboxes): (Vec<_>, Vec<_>) = workers.iter().map(|_| mpsc::channel()).unzip();
     let result = std::thread::scope(|s| -> Result<()> {
         let mut handles = Vec::new();
-        for (((core, nicq), tapq), out) in workers
+        for ((((core, nicq), tapq), out), inbox) in workers
             .iter()
             .zip(nic.queues())
             .zip(tap.queues())
             .zip(&published)
+            .zip(inboxes)
         {
             let core = *core;
             let (eal, worker_stop, table, cfg) = (&eal, &worker_stop, &table, &worker_cfg);
@@ -239,7 +242,8 @@ fn run() -> Result<()> {
                     }
                     // After pinning: EAL takes the thread's CPU set as the lcore's.
                     let _lcore = eal.register_thread().context("registering worker lcore")?;
-                    let mut w = Worker::new(nicq, tapq, table.reader(), cfg);
+                    let mut w =
+                        Worker::new(nicq, tapq, table.reader(), cfg).with_neighbour_feed(inbox);
                     w.run(worker_stop, out);
                     Ok(())
                 })
@@ -248,9 +252,11 @@ fn run() -> Result<()> {
         }
 
         let mut next_stats = Instant::now();
+        let mut last_neighbours: Vec<(std::net::IpAddr, [u8; 6])> = Vec::new();
         while !stop.load(Ordering::Relaxed) && !handles.iter().any(|h| h.is_finished()) {
             if Instant::now() >= next_stats {
                 write_stats(args.stats_file.as_deref(), &workers, &published);
+                feed_neighbours(&args.exception_iface, &mut last_neighbours, &feeds);
                 next_stats += STATS_PERIOD;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -285,6 +291,27 @@ fn run() -> Result<()> {
     result?;
     info!("stopped");
     Ok(())
+}
+
+/// Sends the kernel's ARP entries on the exception interface to every worker when they
+/// changed since the last call.
+fn feed_neighbours(
+    iface: &str,
+    last: &mut Vec<(std::net::IpAddr, [u8; 6])>,
+    feeds: &[mpsc::Sender<NeighbourSnapshot>],
+) {
+    let Ok(now) = read_arp_cache(iface) else {
+        return;
+    };
+    if now.is_empty() || now == *last {
+        return;
+    }
+    let snapshot: NeighbourSnapshot = now.as_slice().into();
+    for f in feeds {
+        // A worker that has exited has dropped its inbox; the main loop notices it.
+        let _ = f.send(snapshot.clone());
+    }
+    *last = now;
 }
 
 /// Attaches the control plane's flow table read-only, waiting for it to appear. `None` if

@@ -5,6 +5,7 @@
 //!   [`Queue`], [`Mbuf`], [`Burst`]); nothing else here is `unsafe`.
 //! - [`worker`] is one worker's loop: NIC rx burst → [`crate::frame`]'s packet function →
 //!   NIC tx (Transmit) or TAP tx (Kernel); TAP rx → NIC tx unchanged.
+//! - [`neighbours`] seeds the workers' neighbour tables from the kernel's ARP cache.
 //! - [`stats`] holds per-worker counters (written by their worker only, published once per
 //!   burst) and their JSON rendering for the stats file.
 //!
@@ -13,6 +14,7 @@
 //! table hit; the control plane needs no DPDK code.
 
 pub mod ffi;
+pub mod neighbours;
 pub mod stats;
 pub mod worker;
 

@@ -7,10 +7,12 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
+use std::sync::mpsc::Receiver;
 
 use shared_tables::{monotonic_now, TableReader};
 
 use super::ffi::{Burst, Mbuf, Queue, BURST};
+use super::neighbours::NeighbourSnapshot;
 use super::stats::{DpdkCounters, PublishedWorker};
 use crate::batch::DropReason;
 use crate::counters::WorkerCounters;
@@ -55,6 +57,7 @@ pub struct Worker<'p> {
     counters: DpdkCounters,
     frame_counters: WorkerCounters,
     busy_poll: bool,
+    neighbour_feed: Option<Receiver<NeighbourSnapshot>>,
 }
 
 impl<'p> Worker<'p> {
@@ -75,7 +78,14 @@ impl<'p> Worker<'p> {
             counters: DpdkCounters::default(),
             frame_counters: WorkerCounters::default(),
             busy_poll: cfg.busy_poll,
+            neighbour_feed: None,
         }
+    }
+
+    /// Neighbours to learn between bursts (see [`super::neighbours`]).
+    pub fn with_neighbour_feed(mut self, feed: Receiver<NeighbourSnapshot>) -> Self {
+        self.neighbour_feed = Some(feed);
+        self
     }
 
     /// Polls until `stop` is set, publishing counters to `published` after every
@@ -83,6 +93,13 @@ impl<'p> Worker<'p> {
     pub fn run(&mut self, stop: &AtomicBool, published: &PublishedWorker) {
         let mut idle = 0u32;
         while !stop.load(Ordering::Relaxed) {
+            // Between bursts, never per packet: an empty channel is one atomic load.
+            if let Some(snapshot) = self.neighbour_feed.as_ref().and_then(|f| f.try_recv().ok()) {
+                let now = monotonic_now();
+                for &(ip, mac) in snapshot.iter() {
+                    self.processor.learn_neighbour(ip, mac, now);
+                }
+            }
             if self.poll_once() == 0 {
                 idle = idle.saturating_add(1);
                 if !self.busy_poll && idle >= IDLE_POLLS {
