@@ -1,5 +1,7 @@
 #include "shim.h"
 
+#include <rte_prefetch.h>
+
 uint16_t rtpbolt_eth_rx_burst(uint16_t port_id, uint16_t queue_id, struct rte_mbuf **pkts,
                               uint16_t nb_pkts)
 {
@@ -22,24 +24,16 @@ void rtpbolt_pktmbuf_free(struct rte_mbuf *m)
 	rte_pktmbuf_free(m);
 }
 
-void *rtpbolt_mbuf_buf_addr(const struct rte_mbuf *m)
+void rtpbolt_mbuf_view(const struct rte_mbuf *m, struct rtpbolt_mbuf_view *v)
 {
-	return m->buf_addr;
-}
-
-uint16_t rtpbolt_mbuf_buf_len(const struct rte_mbuf *m)
-{
-	return m->buf_len;
-}
-
-uint16_t rtpbolt_mbuf_data_off(const struct rte_mbuf *m)
-{
-	return m->data_off;
-}
-
-uint16_t rtpbolt_mbuf_data_len(const struct rte_mbuf *m)
-{
-	return m->data_len;
+	v->buf_addr = m->buf_addr;
+	v->pkt_len = m->pkt_len;
+	v->buf_len = m->buf_len;
+	v->data_off = m->data_off;
+	v->data_len = m->data_len;
+	v->nb_segs = m->nb_segs;
+	v->refcnt = rte_mbuf_refcnt_read(m);
+	rte_prefetch0((const char *)m->buf_addr + m->data_off);
 }
 
 uint32_t rtpbolt_mbuf_pkt_len(const struct rte_mbuf *m)
@@ -47,21 +41,14 @@ uint32_t rtpbolt_mbuf_pkt_len(const struct rte_mbuf *m)
 	return m->pkt_len;
 }
 
-uint16_t rtpbolt_mbuf_nb_segs(const struct rte_mbuf *m)
+int rtpbolt_mbuf_set_data(struct rte_mbuf *m, uint16_t data_off, uint16_t len)
 {
-	return m->nb_segs;
-}
-
-uint16_t rtpbolt_mbuf_refcnt(const struct rte_mbuf *m)
-{
-	return rte_mbuf_refcnt_read(m);
-}
-
-void rtpbolt_mbuf_set_data(struct rte_mbuf *m, uint16_t data_off, uint16_t len)
-{
+	if (m->nb_segs != 1 || (uint32_t)data_off + len > m->buf_len)
+		return -1;
 	m->data_off = data_off;
 	m->data_len = len;
 	m->pkt_len = len;
+	return 0;
 }
 
 int rtpbolt_errno(void)

@@ -25,16 +25,23 @@ uint16_t rtpbolt_eth_tx_burst(uint16_t port_id, uint16_t queue_id, struct rte_mb
 struct rte_mbuf *rtpbolt_pktmbuf_alloc(struct rte_mempool *mp);
 void rtpbolt_pktmbuf_free(struct rte_mbuf *m);
 
-/* The mbuf's whole data buffer: headroom, data and tailroom. */
-void *rtpbolt_mbuf_buf_addr(const struct rte_mbuf *m);
-uint16_t rtpbolt_mbuf_buf_len(const struct rte_mbuf *m);
-uint16_t rtpbolt_mbuf_data_off(const struct rte_mbuf *m);
-uint16_t rtpbolt_mbuf_data_len(const struct rte_mbuf *m);
+/* What the fast path needs of a received mbuf, in one call rather than one per field. */
+struct rtpbolt_mbuf_view {
+	void *buf_addr; /* the whole data buffer: headroom, data and tailroom */
+	uint32_t pkt_len;
+	uint16_t buf_len;
+	uint16_t data_off;
+	uint16_t data_len;
+	uint16_t nb_segs;
+	uint16_t refcnt;
+};
+/* Fills *v and prefetches the frame's first cache line, so a caller that views a whole
+ * burst before parsing it finds the headers in cache. */
+void rtpbolt_mbuf_view(const struct rte_mbuf *m, struct rtpbolt_mbuf_view *v);
 uint32_t rtpbolt_mbuf_pkt_len(const struct rte_mbuf *m);
-uint16_t rtpbolt_mbuf_nb_segs(const struct rte_mbuf *m);
-uint16_t rtpbolt_mbuf_refcnt(const struct rte_mbuf *m);
-/* Makes a single-segment mbuf hold buf[data_off..data_off + len]. */
-void rtpbolt_mbuf_set_data(struct rte_mbuf *m, uint16_t data_off, uint16_t len);
+/* Makes a single-segment mbuf hold buf[data_off..data_off + len]; -1 (and no change) if
+ * it has more segments or the range leaves its buffer. */
+int rtpbolt_mbuf_set_data(struct rte_mbuf *m, uint16_t data_off, uint16_t len);
 
 /* rte_errno is a per-lcore (thread-local) variable. */
 int rtpbolt_errno(void);

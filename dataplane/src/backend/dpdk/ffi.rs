@@ -283,27 +283,23 @@ impl Mbuf<'_> {
 
     /// The buffer of a single-segment mbuf we own exclusively, `None` for chained or
     /// shared (refcount > 1) mbufs, whose bytes are not all in one place or not ours.
+    /// Also prefetches the frame's first cache line.
     #[inline]
     pub fn data(&mut self) -> Option<MbufData<'_>> {
-        let m = self.ptr.as_ptr();
-        // SAFETY: the mbuf is valid while we own it; plain field reads.
-        let (segs, refs, addr, buf_len, off, len) = unsafe {
-            (
-                sys::rtpbolt_mbuf_nb_segs(m),
-                sys::rtpbolt_mbuf_refcnt(m),
-                sys::rtpbolt_mbuf_buf_addr(m),
-                sys::rtpbolt_mbuf_buf_len(m),
-                sys::rtpbolt_mbuf_data_off(m),
-                sys::rtpbolt_mbuf_data_len(m),
-            )
-        };
-        let (buf_len, off, len) = (buf_len as usize, off as usize, len as usize);
-        if segs != 1 || refs != 1 || addr.is_null() || off + len > buf_len {
+        let mut v = sys::rtpbolt_mbuf_view::default();
+        // SAFETY: the mbuf is valid while we own it; `v` is a valid out-pointer.
+        unsafe { sys::rtpbolt_mbuf_view(self.ptr.as_ptr(), &mut v) };
+        let (buf_len, off, len) = (
+            usize::from(v.buf_len),
+            usize::from(v.data_off),
+            usize::from(v.data_len),
+        );
+        if v.nb_segs != 1 || v.refcnt != 1 || v.buf_addr.is_null() || off + len > buf_len {
             return None;
         }
         // SAFETY: buf_addr points at buf_len bytes owned by this mbuf; with one segment and
         // one reference nobody else reads or writes them while `self` is mutably borrowed.
-        let buf = unsafe { core::slice::from_raw_parts_mut(addr.cast::<u8>(), buf_len) };
+        let buf = unsafe { core::slice::from_raw_parts_mut(v.buf_addr.cast::<u8>(), buf_len) };
         Some(MbufData { buf, off, len })
     }
 
@@ -311,24 +307,16 @@ impl Mbuf<'_> {
     /// rewrite that moved the frame start or changed its length).
     #[inline]
     pub fn set_data(&mut self, off: usize, len: usize) -> Result<(), DpdkError> {
-        let m = self.ptr.as_ptr();
-        // SAFETY: the mbuf is valid while we own it; plain field reads.
-        let (segs, buf_len) =
-            unsafe { (sys::rtpbolt_mbuf_nb_segs(m), sys::rtpbolt_mbuf_buf_len(m)) };
-        let fits = off
-            .checked_add(len)
-            .is_some_and(|end| end <= buf_len as usize);
-        match (segs, u16::try_from(off), u16::try_from(len)) {
-            (1, Ok(o), Ok(l)) if fits => {
-                // SAFETY: single segment, and the range lies inside its buffer (checked).
-                unsafe { sys::rtpbolt_mbuf_set_data(m, o, l) };
-                Ok(())
-            }
-            _ => Err(DpdkError::FrameOutOfBuffer {
-                off,
-                len,
-                buf_len: buf_len as usize,
-            }),
+        let bad = || DpdkError::FrameOutOfBuffer { off, len };
+        let (o, l) = (
+            u16::try_from(off).map_err(|_| bad())?,
+            u16::try_from(len).map_err(|_| bad())?,
+        );
+        // SAFETY: the mbuf is valid while we own it; the shim checks the range against
+        // the buffer and the segment count before writing.
+        match unsafe { sys::rtpbolt_mbuf_set_data(self.ptr.as_ptr(), o, l) } {
+            0 => Ok(()),
+            _ => Err(bad()),
         }
     }
 }

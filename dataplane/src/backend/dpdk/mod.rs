@@ -56,11 +56,7 @@ pub enum DpdkError {
     /// The driver supports fewer queues than workers.
     #[error("port {port}: {requested} queues requested, driver supports 1..={max}")]
     TooManyQueues { port: u16, requested: u16, max: u16 },
-    /// A rewritten frame does not fit the mbuf's buffer.
-    #[error("frame at {off}+{len} outside the {buf_len}-byte mbuf buffer")]
-    FrameOutOfBuffer {
-        off: usize,
-        len: usize,
-        buf_len: usize,
-    },
+    /// A rewritten frame does not fit the mbuf's (single-segment) buffer.
+    #[error("frame at {off}+{len} does not fit the mbuf")]
+    FrameOutOfBuffer { off: usize, len: usize },
 }
