@@ -25,6 +25,16 @@ const IDLE_POLLS: u32 = 1024;
 /// quiet spell; a dedicated media server passes `busy_poll` instead.
 const IDLE_SLEEP: Duration = Duration::from_micros(50);
 
+/// While the NIC delivers full bursts, the TAP is polled only every this many loops: a TAP
+/// poll is a read() system call even when nothing waits, and the kernel's traffic (ARP and
+/// ND answers, signalling) does not mind tens of microseconds.
+const TAP_POLL_EVERY: u32 = 8;
+
+/// Busy loops between publishing counters and checking for neighbour updates (both also
+/// happen whenever the worker finds nothing to do). The stats file is written once a
+/// second, so this only bounds how stale it can be.
+const HOUSEKEEPING_EVERY: u32 = 64;
+
 /// A worker's settings.
 #[derive(Clone, Debug)]
 pub struct WorkerConfig {
@@ -58,6 +68,7 @@ pub struct Worker<'p> {
     frame_counters: WorkerCounters,
     busy_poll: bool,
     neighbour_feed: Option<Receiver<NeighbourSnapshot>>,
+    loops: u32,
 }
 
 impl<'p> Worker<'p> {
@@ -79,6 +90,7 @@ impl<'p> Worker<'p> {
             frame_counters: WorkerCounters::default(),
             busy_poll: cfg.busy_poll,
             neighbour_feed: None,
+            loops: 0,
         }
     }
 
@@ -93,24 +105,36 @@ impl<'p> Worker<'p> {
     pub fn run(&mut self, stop: &AtomicBool, published: &PublishedWorker) {
         let mut idle = 0u32;
         while !stop.load(Ordering::Relaxed) {
-            // Between bursts, never per packet: an empty channel is one atomic load.
-            if let Some(snapshot) = self.neighbour_feed.as_ref().and_then(|f| f.try_recv().ok()) {
-                let now = monotonic_now();
-                for &(ip, mac) in snapshot.iter() {
-                    self.processor.learn_neighbour(ip, mac, now);
-                }
-            }
-            if self.poll_once() == 0 {
-                idle = idle.saturating_add(1);
-                if !self.busy_poll && idle >= IDLE_POLLS {
-                    std::thread::sleep(IDLE_SLEEP);
+            let busy = self.poll_once() > 0;
+            if busy {
+                idle = 0;
+                if !self.loops.is_multiple_of(HOUSEKEEPING_EVERY) {
+                    continue;
                 }
             } else {
-                idle = 0;
-                published.publish(&self.counters, &self.frame_counters);
+                idle = idle.saturating_add(1);
+            }
+            published.publish(&self.counters, &self.frame_counters);
+            self.learn_fed_neighbours();
+            if !busy && !self.busy_poll && idle >= IDLE_POLLS {
+                std::thread::sleep(IDLE_SLEEP);
             }
         }
         published.publish(&self.counters, &self.frame_counters);
+    }
+
+    /// Takes the latest neighbour snapshot, if one came (an empty channel costs one
+    /// atomic load).
+    fn learn_fed_neighbours(&mut self) {
+        let Some(feed) = &self.neighbour_feed else {
+            return;
+        };
+        if let Ok(snapshot) = feed.try_recv() {
+            let now = monotonic_now();
+            for &(ip, mac) in snapshot.iter() {
+                self.processor.learn_neighbour(ip, mac, now);
+            }
+        }
     }
 
     /// This worker's port counters so far.
@@ -123,14 +147,19 @@ impl<'p> Worker<'p> {
         &self.frame_counters
     }
 
-    /// One NIC rx burst and one TAP rx burst, fully handled and flushed. Returns the
-    /// number of frames received from both.
+    /// One NIC rx burst and (unless the NIC keeps it busy) one TAP rx burst, fully handled
+    /// and flushed. Returns the number of frames received from both.
     pub fn poll_once(&mut self) -> usize {
+        self.loops = self.loops.wrapping_add(1);
         let n = self.nic.rx(&mut self.nic_rx);
         if n > 0 {
             self.handle_nic_burst(monotonic_now());
         }
-        let k = self.tap.rx(&mut self.tap_rx);
+        let k = if n < BURST || self.loops.is_multiple_of(TAP_POLL_EVERY) {
+            self.tap.rx(&mut self.tap_rx)
+        } else {
+            0
+        };
         for i in 0..k {
             if let Some(m) = self.tap_rx.take(i) {
                 self.counters.from_kernel += 1;
