@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod differential;
 pub mod kamailio;
 pub mod media;
+pub mod netns;
 pub mod ng;
 pub mod rtp;
 pub mod sipp;
