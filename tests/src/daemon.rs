@@ -25,6 +25,9 @@ pub struct Daemon {
     pub port_min: u16,
     pub port_max: u16,
     pub log_path: PathBuf,
+    /// How it was started, for [`Daemon::restart`].
+    program: PathBuf,
+    args: Vec<String>,
     _ports: PortBlock,
 }
 
@@ -161,14 +164,8 @@ impl Daemon {
             DaemonKind::Rtpbolt => rtpbolt_bin(),
             DaemonKind::Rtpengine => PathBuf::from("/usr/bin/rtpengine"),
         };
-        let log = std::fs::File::create(&log_path).expect("create daemon log");
-        let child = Command::new(&program)
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("dup log"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
+        std::fs::File::create(&log_path).expect("create daemon log");
+        let child = spawn(&program, &args, &log_path);
         let mut daemon = Daemon {
             kind,
             child,
@@ -176,10 +173,28 @@ impl Daemon {
             port_min,
             port_max,
             log_path,
+            program,
+            args,
             _ports: ports,
         };
         daemon.wait_ready();
         daemon
+    }
+
+    /// SIGKILL, as a crash would end it: no destructor, no signal handler runs.
+    pub fn kill_9(&mut self) -> std::process::ExitStatus {
+        // `Child::kill` sends SIGKILL to this child's PID only.
+        self.child.kill().expect("SIGKILL the daemon");
+        self.child.wait().expect("wait for daemon")
+    }
+
+    /// Starts the same command line again (after [`kill_9`](Self::kill_9) or
+    /// [`terminate`](Self::terminate)), on the same ports, appending to the same log;
+    /// waits until it answers `ping`.
+    pub fn restart(&mut self) {
+        assert!(!self.is_running(), "restart of a running daemon");
+        self.child = spawn(&self.program, &self.args, &self.log_path);
+        self.wait_ready();
     }
 
     fn wait_ready(&mut self) {
@@ -240,6 +255,20 @@ impl Drop for Daemon {
             let _ = std::fs::remove_file(&self.log_path);
         }
     }
+}
+
+fn spawn(program: &std::path::Path, args: &[String], log_path: &std::path::Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(log_path)
+        .expect("open daemon log");
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("dup log"))
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e}", program.display()))
 }
 
 /// A UDP socket on loopback standing in for a SIP phone's media port.
