@@ -169,7 +169,13 @@ fn reserves_mounts_checks_and_releases() {
         "table file of {len} bytes"
     );
     assert_eq!(FlowTable::attach(&path).expect("attach").capacity(), 1000);
-    drop(table);
+    // The writer lock (flock through /proc/self/fd) works on hugetlbfs too.
+    let w = table.writer().expect("writer on hugetlbfs");
+    assert!(matches!(
+        FlowTable::attach(&path).expect("attach").writer(),
+        Err(shared_tables::TableError::WriterBusy)
+    ));
+    drop((w, table));
     std::fs::remove_file(&path).expect("remove table");
 
     let o = run(&["--release", "--state", &state_arg]);
