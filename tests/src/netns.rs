@@ -74,10 +74,7 @@ impl NetNs {
 
     /// Runs `f` on a thread inside the namespace and returns its result;
     /// sockets it creates belong to the namespace.
-    pub fn run<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> io::Result<T> {
+    pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> io::Result<T> {
         let ns = File::open(format!("/run/netns/{}", self.name))?;
         std::thread::spawn(move || -> io::Result<T> {
             move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network))?;
@@ -133,6 +130,9 @@ mod tests {
         let (n, _) = inner_rx.recv_from(&mut buf).unwrap();
         assert_eq!(&buf[..n], b"inside");
         outside.set_nonblocking(true).unwrap();
-        assert!(outside.recv_from(&mut buf).is_err(), "leaked out of the namespace");
+        assert!(
+            outside.recv_from(&mut buf).is_err(),
+            "leaked out of the namespace"
+        );
     }
 }
