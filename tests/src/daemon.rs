@@ -102,7 +102,21 @@ fn target_dir() -> PathBuf {
 /// Path of the rtpbolt binary: `$RTPBOLT_BIN`, or the workspace's build (built on
 /// demand, so `cargo test -p rtpbolt-tests` alone works).
 pub fn rtpbolt_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("RTPBOLT_BIN") {
+    static BUILD: std::sync::Once = std::sync::Once::new();
+    workspace_bin("RTPBOLT_BIN", "controlplane", "rtpbolt", &[], &BUILD)
+}
+
+/// `$ENV_VAR` if set, else binary `bin` of workspace package `package` built
+/// (once per process, guarded by `once`) in this test build's profile with
+/// `features`.
+pub fn workspace_bin(
+    env_var: &str,
+    package: &str,
+    bin: &str,
+    features: &[&str],
+    once: &'static std::sync::Once,
+) -> PathBuf {
+    if let Ok(p) = std::env::var(env_var) {
         return PathBuf::from(p);
     }
     let profile = if cfg!(debug_assertions) {
@@ -110,21 +124,22 @@ pub fn rtpbolt_bin() -> PathBuf {
     } else {
         "release"
     };
-    let bin = target_dir().join(profile).join("rtpbolt");
-    static BUILD: std::sync::Once = std::sync::Once::new();
-    BUILD.call_once(|| {
+    once.call_once(|| {
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.args(["build", "-q", "-p", "controlplane", "--bin", "rtpbolt"]);
+        cmd.args(["build", "-q", "-p", package, "--bin", bin]);
+        if !features.is_empty() {
+            cmd.args(["--features", &features.join(",")]);
+        }
         if profile == "release" {
             cmd.arg("--release");
         }
         let status = cmd
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
             .status()
-            .expect("run cargo build for rtpbolt");
-        assert!(status.success(), "building rtpbolt failed");
+            .unwrap_or_else(|e| panic!("run cargo build for {bin}: {e}"));
+        assert!(status.success(), "building {bin} failed");
     });
-    bin
+    target_dir().join(profile).join(bin)
 }
 
 /// Whether Debian's rtpengine is installed (the oracle for differential tests).

@@ -9,6 +9,7 @@ pub mod bencode;
 pub mod capture;
 pub mod daemon;
 pub mod differential;
+pub mod dpdk;
 pub mod kamailio;
 pub mod media;
 pub mod netns;
