@@ -288,20 +288,31 @@ impl DpdkRelay {
     }
 }
 
+impl DpdkRelay {
+    /// SIGTERM (it closes its ports; the TAPs go away) and its exit status,
+    /// `None` if it had to be killed after 5 s.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        let mut c = self.child.take()?;
+        // Only the PID of the child we spawned.
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = c.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        None
+    }
+}
+
 impl Drop for DpdkRelay {
     fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            // Only the PID of the child we spawned; SIGTERM lets it close its ports.
-            let _ = Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status();
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while Instant::now() < deadline && matches!(c.try_wait(), Ok(None)) {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        self.stop();
         let _ = fs::remove_file(&self.flow_table);
     }
 }

@@ -155,6 +155,23 @@ fn media_survives_control_plane_kill_9_and_restart() {
         rtpbolt_tests::kamailio::tail(&relay.log(), 40),
         relay.stats()
     );
+
+    // Stopping the data plane takes the NIC (and the TAP carrying the relay's
+    // address) away, not the control plane: it stays up and answers ng.
+    let stopped = relay.stop();
+    assert!(
+        stopped.is_some_and(|s| s.success()),
+        "rtpbolt-dataplane did not exit cleanly on SIGTERM: {stopped:?}\n{}",
+        relay.log()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(daemon.is_running(), "rtpbolt exited with its data plane");
+    let pong = client.request(&rtpbolt_tests::bencode::dict([(
+        "command",
+        Bencode::from("ping"),
+    )]));
+    assert_eq!(pong.get_str("result"), Some("pong"), "{pong:?}");
+
     let sent: u64 = tallies.iter().map(|(f, b)| f.sent + b.sent).sum();
     eprintln!(
         "{CALLS} calls, {sent} RTP packets, 0 lost; {forwarded_down} forwarded by the data \
