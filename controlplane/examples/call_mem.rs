@@ -33,6 +33,12 @@ impl PortAllocator for FakePorts {
     fn release_pair(&mut self, rtp: SocketAddr) {
         self.free.push(rtp.port());
     }
+    fn reserve_pair(&mut self, rtp: SocketAddr) {
+        self.free.retain(|p| *p != rtp.port());
+    }
+    fn unreserve_pair(&mut self, rtp: SocketAddr) {
+        self.free.push(rtp.port());
+    }
 }
 
 fn rss_anon_kb() -> u64 {

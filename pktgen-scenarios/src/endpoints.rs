@@ -49,17 +49,18 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
-    /// Binds `pool` sockets per side on 127.0.0.1.
-    pub fn bind(pool: usize) -> io::Result<Endpoints> {
+    /// Binds `pool` sockets per side on `ip` (127.0.0.1 unless the relay is
+    /// reached through an interface the test set up, e.g. a TAP in a netns).
+    pub fn bind(pool: usize, ip: Ipv4Addr) -> io::Result<Endpoints> {
         let pool = pool.max(1);
         let mut sockets = Vec::with_capacity(2 * pool);
         let mut addrs = Vec::with_capacity(2 * pool);
         for _ in 0..2 * pool {
-            let s = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+            let s = UdpSocket::bind((ip, 0))?;
             sys::set_buffers(&s, SOCKET_BUFFER);
             let SocketAddr::V4(a) = s.local_addr()? else {
                 return Err(io::Error::other(
-                    "bound 127.0.0.1 but got a non-IPv4 address",
+                    "bound an IPv4 address but got a non-IPv4 one",
                 ));
             };
             sockets.push(s);
@@ -116,7 +117,7 @@ mod tests {
 
     #[test]
     fn streams_of_a_call_use_distinct_sockets_and_sides_differ() {
-        let e = Endpoints::bind(4).unwrap();
+        let e = Endpoints::bind(4, Ipv4Addr::LOCALHOST).unwrap();
         assert_eq!(e.len(), 8);
         let a: Vec<usize> = (0..4).map(|s| e.token(Side::A, 3, s, 4)).collect();
         assert_eq!(a, [0, 1, 2, 3]);

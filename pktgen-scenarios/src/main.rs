@@ -32,7 +32,7 @@ enum Command {
 struct RunArgs {
     /// Scenario file (TOML).
     scenario: PathBuf,
-    /// A relay driven over ng at this address (127.0.0.1:PORT).
+    /// A relay driven over ng at this address.
     #[arg(long, conflicts_with = "null", required_unless_present = "null")]
     ng: Option<SocketAddr>,
     /// The null forwarder at this address: no ng, every packet goes there.
@@ -50,6 +50,11 @@ struct RunArgs {
     /// Generator sockets per side of the calls.
     #[arg(long, default_value_t = 4)]
     pool: usize,
+    /// Address of the generator's sockets: 127.0.0.1, or an address on an
+    /// interface the test created (e.g. inside a netns behind the DPDK data
+    /// plane's wire TAP).
+    #[arg(long, default_value = "127.0.0.1")]
+    local_ip: std::net::Ipv4Addr,
     /// Parallel ng clients for call setup and teardown.
     #[arg(long, default_value_t = 4)]
     setup_workers: usize,
@@ -89,6 +94,7 @@ fn run_one(a: RunArgs) -> Result<()> {
         target,
         relay_pid: a.relay_pid,
         pool: a.pool,
+        local_ip: a.local_ip,
         setup_workers: a.setup_workers,
         label: a.label,
         quiet: a.quiet,

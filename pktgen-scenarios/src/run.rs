@@ -50,6 +50,8 @@ pub struct RunOptions {
     pub relay_pid: Option<u32>,
     /// Sockets per side.
     pub pool: usize,
+    /// Address the generator's sockets bind to.
+    pub local_ip: std::net::Ipv4Addr,
     /// Parallel ng clients for setting calls up and tearing them down.
     pub setup_workers: usize,
     pub label: String,
@@ -80,7 +82,8 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Result<Report, RunError> {
         ng::wait_ready(addr, Duration::from_secs(10))?;
     }
     let mut r = Runner {
-        eps: Endpoints::bind(opts.pool).map_err(io("binding the generator's sockets"))?,
+        eps: Endpoints::bind(opts.pool, opts.local_ip)
+            .map_err(io("binding the generator's sockets"))?,
         opts,
         phase: 0,
         nonce: monotonic_ns() ^ u64::from(std::process::id()) << 40,

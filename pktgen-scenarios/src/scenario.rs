@@ -108,6 +108,10 @@ pub struct RampSpec {
     pub max_added_p99: Duration,
     /// ...or when more than this fraction of packets is lost.
     pub max_loss: f64,
+    /// Tries per step: a step passes if any try passes. One latency spike
+    /// from the generator's own scheduling (the null forwarder shows them
+    /// too on two cores) must not end the ramp of the relay it happened to.
+    pub attempts: u32,
 }
 
 /// A few one-way streams sending as fast as the generator can.
@@ -170,6 +174,7 @@ struct CallsFile {
     baseline_s: Option<f64>,
     max_added_p99_ms: Option<f64>,
     max_loss_percent: Option<f64>,
+    attempts: Option<u32>,
 }
 
 impl CallsFile {
@@ -180,7 +185,7 @@ impl CallsFile {
         ]
     }
 
-    fn ramp_keys(&self) -> [(&'static str, bool); 7] {
+    fn ramp_keys(&self) -> [(&'static str, bool); 8] {
         [
             ("start_calls", self.start_calls.is_some()),
             ("step_calls", self.step_calls.is_some()),
@@ -189,6 +194,7 @@ impl CallsFile {
             ("baseline_s", self.baseline_s.is_some()),
             ("max_added_p99_ms", self.max_added_p99_ms.is_some()),
             ("max_loss_percent", self.max_loss_percent.is_some()),
+            ("attempts", self.attempts.is_some()),
         ]
     }
 }
@@ -419,6 +425,7 @@ impl Scenario {
                 traffic: c.traffic(&r)?,
                 max_added_p99: c.seconds("max_added_p99_ms", p99_ms / 1e3, false)?,
                 max_loss: c.range("max_loss_percent", loss_percent, 0.0, 100.0)? / 100.0,
+                attempts: c.range("attempts", r.attempts.unwrap_or(1), 1, 10)?,
             };
             if spec.traffic.warmup >= spec.step {
                 return Err(c.err("warmup_s", "must be shorter than step_s"));
@@ -492,7 +499,7 @@ mod tests {
     fn ramp_thresholds_convert_units() {
         let s = parse(
             "name = \"r\"\n[ramp]\nstart_calls = 10\nstep_calls = 10\nmax_calls = 30\n\
-             max_added_p99_ms = 2\nmax_loss_percent = 0.5\n",
+             max_added_p99_ms = 2\nmax_loss_percent = 0.5\nattempts = 3\n",
         )
         .unwrap();
         let ScenarioKind::Ramp(r) = s.kind else {
@@ -500,6 +507,7 @@ mod tests {
         };
         assert_eq!(r.max_added_p99, Duration::from_millis(2));
         assert!((r.max_loss - 0.005).abs() < 1e-12);
+        assert_eq!(r.attempts, 3);
     }
 
     #[test]

@@ -122,7 +122,9 @@ pub struct Header {
     pub len: AtomicU64,
     /// Tombstoned slots; written only by the writer.
     pub tombstones: AtomicU64,
-    /// 1 while a `TableWriter` exists (in any process): enforces the single writer.
+    /// PID of the current `TableWriter`'s process, 0 after a clean drop. Not the lock
+    /// itself (a file lock is, see [`crate::takeover`]): a nonzero value seen by a new
+    /// writer means the previous one died holding the table.
     pub writer_active: AtomicU32,
     pub _pad0: u32,
     pub _reserved: [u64; 1],

@@ -6,8 +6,10 @@
 //! data-plane process can [`FlowTable::attach`]).
 //!
 //! Invariants:
-//! - One writer, the control plane ([`TableWriter`], at most one per region). Data-plane
-//!   workers are lock-free readers ([`TableReader`]); a per-slot seqlock makes them retry
+//! - One writer, the control plane ([`TableWriter`], at most one per region, held through
+//!   a file lock the kernel releases when its process dies, so a restarted control plane
+//!   takes over the table it left, entries and all: [`takeover`]). Data-plane workers are
+//!   lock-free readers ([`TableReader`]); a per-slot seqlock makes them retry
 //!   a read that raced a write, so they never act on a half-written action.
 //! - Workers only write the per-entry counters (relaxed atomics, once per batch).
 //! - A packet whose key has no entry goes to the control plane.
@@ -20,6 +22,7 @@ pub mod layout;
 mod seqlock;
 mod shm;
 mod table;
+pub mod takeover;
 
 use std::net::SocketAddr;
 
@@ -27,6 +30,7 @@ pub use counters::{monotonic_now, FlowCounters};
 pub use entry::{EntryId, FlowAction, FlowKey, SrcMismatch};
 pub use layout::{FLOW_BLACKHOLE, FLOW_RTCP, LAYOUT_VERSION};
 pub use table::{FlowTable, TableReader, TableWriter, MAX_CAPACITY};
+pub use takeover::Takeover;
 
 /// Errors creating, attaching or writing a flow table.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +54,7 @@ pub enum TableError {
     /// The region was created by a build with another [`LAYOUT_VERSION`].
     #[error("flow table layout version {found}, this build uses {expected}")]
     VersionMismatch { found: u32, expected: u32 },
-    /// Another [`TableWriter`] exists (in this or another process).
+    /// Another [`TableWriter`] exists (in this or another live process).
     #[error("flow table already has a writer")]
     WriterBusy,
     /// An action's `dst` and `src` must be the same address family.

@@ -60,17 +60,24 @@ pub(crate) fn try_read(slot: &FlowSlot) -> Option<FlowEntryData> {
     (s1 == s2).then(|| from_words(words))
 }
 
-/// Reads a consistent copy, spinning while the writer is mid-update. The writer holds a
-/// slot odd for a few dozen stores, so the spin is short; it cannot deadlock because the
-/// writer never blocks while a slot is odd.
+/// Attempts [`read_bounded`] makes before giving up: far more than the few dozen stores a
+/// running writer holds a slot odd for, far less than a scheduler tick.
+pub(crate) const READ_TRIES: u32 = 4096;
+
+/// Reads a consistent copy, spinning while the writer is mid-update, at most `tries`
+/// times. `None` means the slot stayed odd: the writer was preempted mid-update, or it
+/// died there (`kill -9` of the control plane), in which case the slot stays odd until
+/// the next writer repairs it. A reader must not spin on that forever: the data plane
+/// keeps forwarding every other flow while the control plane is down.
 #[inline]
-pub(crate) fn read(slot: &FlowSlot) -> FlowEntryData {
-    loop {
+pub(crate) fn read_bounded(slot: &FlowSlot, tries: u32) -> Option<FlowEntryData> {
+    for _ in 0..tries {
         if let Some(d) = try_read(slot) {
-            return d;
+            return Some(d);
         }
         core::hint::spin_loop();
     }
+    None
 }
 
 /// Reads without the seqlock protocol. Only for the single writer, which is the only
@@ -95,6 +102,20 @@ pub(crate) fn write(slot: &FlowSlot, data: &FlowEntryData) {
         a.store(w, Ordering::Relaxed);
     }
     slot.seq.store(s.wrapping_add(2), Ordering::Release);
+}
+
+/// Finishes a write a dead writer left half done: `slot`'s generation is odd and its
+/// words may be torn. Stores `data` and makes the generation even, in the order [`write`]
+/// would have, so a reader sees either "odd, retry" or the whole of `data`. Caller must
+/// be the only writer.
+pub(crate) fn repair(slot: &FlowSlot, data: &FlowEntryData) {
+    let s = slot.seq.load(Ordering::Relaxed);
+    debug_assert!(s & 1 == 1, "repair of a slot no write left open");
+    fence(Ordering::Release);
+    for (a, w) in slot.data.iter().zip(to_words(data)) {
+        a.store(w, Ordering::Relaxed);
+    }
+    slot.seq.store(s.wrapping_add(1), Ordering::Release);
 }
 
 #[cfg(test)]
@@ -161,7 +182,7 @@ mod tests {
     fn write_then_read() {
         let slot = new_slot();
         write(&slot, &pattern(7));
-        assert_eq!(read(&slot), pattern(7));
+        assert_eq!(read_bounded(&slot, 1), Some(pattern(7)));
         assert_eq!(slot.seq.load(Ordering::Relaxed), 2);
     }
 
@@ -176,6 +197,21 @@ mod tests {
     }
 
     #[test]
+    fn bounded_read_gives_up_on_an_abandoned_write_and_repair_ends_it() {
+        let slot = new_slot();
+        write(&slot, &pattern(1));
+        // A writer killed between its two generation stores.
+        slot.seq.store(3, Ordering::Relaxed);
+        slot.data[2].store(0xdead, Ordering::Relaxed);
+        assert_eq!(read_bounded(&slot, READ_TRIES), None);
+        let mut fixed = pattern(1);
+        fixed.state = crate::layout::SLOT_TOMBSTONE;
+        repair(&slot, &fixed);
+        assert_eq!(slot.seq.load(Ordering::Relaxed), 4);
+        assert_eq!(read_bounded(&slot, 1), Some(fixed));
+    }
+
+    #[test]
     fn concurrent_readers_never_see_torn_data() {
         let slot = Arc::new(new_slot());
         write(&slot, &pattern(0));
@@ -187,7 +223,8 @@ mod tests {
                 std::thread::spawn(move || {
                     let mut reads = 0u64;
                     while !stop.load(Ordering::Relaxed) {
-                        let d = read(&slot);
+                        // The writer never stalls for long here; `None` would be a bug.
+                        let d = read_bounded(&slot, u32::MAX).expect("writer is alive");
                         assert_eq!(d, pattern(d.stream_id), "torn read");
                         reads += 1;
                     }

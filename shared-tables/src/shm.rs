@@ -9,6 +9,7 @@ use std::fs::{File, OpenOptions};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::TableError;
 
@@ -49,21 +50,50 @@ impl Region {
         Self::map(OwnedFd::from(file), len)
     }
 
-    /// Creates (or truncates) the file at `path` and maps it. On hugetlbfs the length is
-    /// rounded up to the huge page size, which `fstatfs` reports as the block size.
-    pub(crate) fn create_file(path: &Path, len: usize) -> Result<Region, TableError> {
+    /// Creates a region file of at least `len` bytes under a temporary name beside
+    /// `path`, maps it, lets `init` fill it, then renames it over `path` (see
+    /// [`crate::FlowTable::create_at`]). On hugetlbfs the length is rounded up to the huge
+    /// page size, which `fstatfs` reports as the block size.
+    pub(crate) fn create_file_replacing<T>(
+        path: &Path,
+        len: usize,
+        init: impl FnOnce(Region) -> T,
+    ) -> Result<T, TableError> {
+        let name = path.file_name().ok_or(TableError::BadRegion {
+            reason: "table path has no file name",
+        })?;
+        static SEQ: AtomicU32 = AtomicU32::new(0);
+        let tmp = path.with_file_name(format!(
+            ".{}.tmp-{}-{}",
+            name.to_string_lossy(),
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        let made = Self::create_new_file(&tmp, len).map(init).and_then(|t| {
+            std::fs::rename(&tmp, path)
+                .map(|()| t)
+                .map_err(|source| TableError::Io {
+                    op: "rename",
+                    source,
+                })
+        });
+        if made.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        made
+    }
+
+    fn create_new_file(path: &Path, len: usize) -> Result<Region, TableError> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(0o600)
             .open(path)
             .map_err(|source| TableError::Io { op: "open", source })?;
         let block = fs_block_size(&file)?;
         let len = len.div_ceil(block) * block;
-        // hugetlbfs rejects ftruncate-to-grow on some kernels only when unaligned; the
-        // rounding above keeps it aligned for both tmpfs and hugetlbfs.
+        // hugetlbfs only accepts a length that is a multiple of its page size.
         file.set_len(len as u64).map_err(|source| TableError::Io {
             op: "ftruncate",
             source,

@@ -1,8 +1,9 @@
 //! The flow table: open addressing with linear probing over the slots of a shared region.
 //!
 //! Invariants:
-//! - One writer ([`TableWriter`], enforced by a flag in the shared header, so also across
-//!   processes) changes slot state/data; readers only touch counters.
+//! - One writer ([`TableWriter`], enforced by a lock on the region that the kernel drops
+//!   when the writer's process dies, see [`crate::takeover`]) changes slot state/data;
+//!   readers only touch counters.
 //! - Entries never move. An upsert of an existing key rewrites its slot in place under the
 //!   seqlock, so a concurrent reader sees the old or the new action, never a mix and never
 //!   a miss. A new key goes to the first tombstone or empty slot on its probe path.
@@ -29,17 +30,18 @@ use crate::layout::{
 };
 use crate::seqlock;
 use crate::shm::Region;
+use crate::takeover::{self, Takeover, WriterLock};
 use crate::TableError;
 
 /// Largest capacity accepted; keeps slot indices in `u32` ([`EntryId`]) with room to spare.
 pub const MAX_CAPACITY: usize = 1 << 26;
 
 /// The mapped region plus derived pointers, shared by the table, its writer and readers.
-struct Shared {
+pub(crate) struct Shared {
     region: Region,
     header: *const Header,
     slots: *const FlowSlot,
-    nslots: usize,
+    pub(crate) nslots: usize,
 }
 
 // SAFETY: `header` and `slots` point into `region`, which is Send + Sync and lives as long
@@ -138,14 +140,14 @@ impl Shared {
     }
 
     #[inline]
-    fn header(&self) -> &Header {
+    pub(crate) fn header(&self) -> &Header {
         // SAFETY: `header` points at the validated header inside `region`, alive as long
         // as `self`.
         unsafe { &*self.header }
     }
 
     #[inline]
-    fn slot(&self, i: usize) -> &FlowSlot {
+    pub(crate) fn slot(&self, i: usize) -> &FlowSlot {
         debug_assert!(i < self.nslots);
         // SAFETY: callers pass `i` masked by `nslots - 1` (or a checked EntryId), and the
         // region holds `nslots` slots at 64-byte alignment after the header. Slots are
@@ -162,12 +164,14 @@ impl Shared {
         self.header().capacity as usize
     }
 
-    /// Reader-side probe: index and consistent copy of the key's slot.
+    /// Reader-side probe: index and consistent copy of the key's slot. A slot that stays
+    /// mid-write (its writer preempted or dead) ends the probe as a miss: the packet goes
+    /// to the control plane, which is right whatever the slot was about to hold.
     #[inline]
     fn find(&self, key: &FlowKey) -> Option<(usize, FlowEntryData)> {
         let mut i = key.hash() as usize & self.mask();
         for _ in 0..self.nslots {
-            let d = seqlock::read(self.slot(i));
+            let d = seqlock::read_bounded(self.slot(i), seqlock::READ_TRIES)?;
             match d.state {
                 SLOT_EMPTY => return None,
                 SLOT_OCCUPIED if d.key == key.0 => return Some((i, d)),
@@ -182,7 +186,7 @@ impl Shared {
 /// The shared flow table region. Cheap to clone handles from; the mapping lives until the
 /// table and all its readers/writer are dropped.
 pub struct FlowTable {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl FlowTable {
@@ -196,12 +200,17 @@ impl FlowTable {
     }
 
     /// A table in a file under `/dev/shm` or a hugetlbfs mount, so another process can
-    /// [`attach`](Self::attach) by path. An existing file is truncated.
+    /// [`attach`](Self::attach) by path. An existing file is replaced, not truncated: the
+    /// table is built under a temporary name and renamed over `path`, so a process that
+    /// has the old file mapped keeps valid (old) memory instead of faulting past a shrunk
+    /// end, and one attaching by path sees the old table or the whole new one.
     pub fn create_at(path: &Path, capacity: usize) -> Result<FlowTable, TableError> {
         let nslots = Shared::slots_for(capacity)?;
-        let region = Region::create_file(path, Shared::region_len(nslots))?;
+        let region = Region::create_file_replacing(path, Shared::region_len(nslots), |r| {
+            Shared::init(r, capacity, nslots)
+        })?;
         Ok(FlowTable {
-            shared: Arc::new(Shared::init(region, capacity, nslots)),
+            shared: Arc::new(region),
         })
     }
 
@@ -233,15 +242,16 @@ impl FlowTable {
     }
 
     /// The single writer. Fails with [`TableError::WriterBusy`] while another exists, in
-    /// this or any other process mapping the region.
+    /// this or any other live process mapping the region. A writer whose process died
+    /// does not count: the new one takes over and repairs what it left
+    /// ([`TableWriter::took_over`]).
     pub fn writer(&self) -> Result<TableWriter, TableError> {
-        self.shared
-            .header()
-            .writer_active
-            .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
-            .map_err(|_| TableError::WriterBusy)?;
+        let lock = takeover::lock(self.shared.region.fd())?;
+        let took_over = takeover::claim(&self.shared);
         Ok(TableWriter {
             shared: self.shared.clone(),
+            took_over,
+            _lock: lock,
             _not_sync: PhantomData,
         })
     }
@@ -257,10 +267,39 @@ impl FlowTable {
 /// The only handle that changes entries. `Send` but not `Sync`: one thread at a time.
 pub struct TableWriter {
     shared: Arc<Shared>,
+    took_over: Option<Takeover>,
+    /// Dropped after `Drop::drop` cleared the header's PID, so a writer that gets the
+    /// lock next never mistakes a clean handover for a crash.
+    _lock: WriterLock,
     _not_sync: PhantomData<Cell<()>>,
 }
 
 impl TableWriter {
+    /// `Some` if this writer took the table over from one whose process died holding it
+    /// (the region then still holds that writer's entries).
+    pub fn took_over(&self) -> Option<Takeover> {
+        self.took_over
+    }
+
+    /// Every live entry: key, action and counters. Walks the whole slot array, so it is
+    /// for start-up and diagnostics, not for the request path. Entries whose action does
+    /// not decode (a corrupt region) are left out.
+    pub fn entries(&self) -> Vec<(FlowKey, FlowAction, FlowCounters)> {
+        let s = &*self.shared;
+        (0..s.nslots)
+            .filter_map(|i| {
+                let slot = s.slot(i);
+                let d = seqlock::read_as_writer(slot);
+                if d.state != SLOT_OCCUPIED {
+                    return None;
+                }
+                let key = FlowKey(d.key);
+                key.0.to_socket_addr()?;
+                Some((key, FlowAction::decode(&d)?, slot.counters.snapshot()))
+            })
+            .collect()
+    }
+
     /// Writer-side probe. Returns the key's slot if present, else the slot a new entry
     /// should take (first tombstone on the path, else the terminating empty slot), or
     /// `None` for both if the probe wrapped around without finding room.
@@ -628,7 +667,7 @@ mod tests {
         assert_eq!(a, action(7));
         other.reader().record(id, 1, 10, 0, Duration::from_secs(3));
         assert_eq!(w.counters(&k).unwrap().bytes, 10);
-        // the writer flag lives in the region, so it holds across mappings
+        // the writer lock is on the file, so it holds across mappings
         assert!(matches!(other.writer(), Err(TableError::WriterBusy)));
 
         // by fd as well
@@ -663,6 +702,49 @@ mod tests {
             FlowTable::attach_fd(fd),
             Err(TableError::VersionMismatch { .. })
         ));
+    }
+
+    #[test]
+    fn entries_lists_live_entries_with_counters() {
+        let t = FlowTable::create(16).unwrap();
+        let mut w = t.writer().unwrap();
+        let ids: Vec<EntryId> = (1..=3)
+            .map(|p| w.upsert(FlowKey::new(v4(p)), &action(p.into())).unwrap())
+            .collect();
+        w.remove(&FlowKey::new(v4(2)));
+        t.reader().record(ids[2], 4, 40, 0, Duration::from_secs(9));
+        let mut got = w.entries();
+        got.sort_by_key(|(k, _, _)| k.local());
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].0, got[0].1), (FlowKey::new(v4(1)), action(1)));
+        assert_eq!(got[0].2, FlowCounters::default());
+        assert_eq!((got[1].0, got[1].1), (FlowKey::new(v4(3)), action(3)));
+        assert_eq!(got[1].2.packets, 4);
+        assert_eq!(got[1].2.last_packet, Some(Duration::from_secs(9)));
+    }
+
+    #[test]
+    fn create_at_replaces_a_mapped_file_without_touching_its_mapping() {
+        let path = std::env::temp_dir().join(format!("rtpbolt-st-repl-{}", std::process::id()));
+        let old = FlowTable::create_at(&path, 4).unwrap();
+        let mut w = old.writer().unwrap();
+        w.upsert(FlowKey::new(v4(1)), &action(1)).unwrap();
+        let new = FlowTable::create_at(&path, 64).unwrap();
+        // The old mapping still reads its own (now unlinked) table.
+        assert_eq!(
+            old.reader().lookup(&FlowKey::new(v4(1))).unwrap().1,
+            action(1)
+        );
+        assert!(new.reader().is_empty());
+        assert_eq!(FlowTable::attach(&path).unwrap().capacity(), 64);
+        // No temporary file is left beside it.
+        let dir = std::fs::read_dir(std::env::temp_dir()).unwrap();
+        let prefix = format!(".rtpbolt-st-repl-{}", std::process::id());
+        assert!(!dir
+            .filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().starts_with(&prefix)));
+        drop((w, old, new));
+        std::fs::remove_file(&path).unwrap();
     }
 
     /// Readers spin on lookups while the writer rewrites, removes and reinserts the same

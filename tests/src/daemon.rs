@@ -25,6 +25,9 @@ pub struct Daemon {
     pub port_min: u16,
     pub port_max: u16,
     pub log_path: PathBuf,
+    /// How it was started, for [`Daemon::restart`].
+    program: PathBuf,
+    args: Vec<String>,
     _ports: PortBlock,
 }
 
@@ -99,7 +102,21 @@ fn target_dir() -> PathBuf {
 /// Path of the rtpbolt binary: `$RTPBOLT_BIN`, or the workspace's build (built on
 /// demand, so `cargo test -p rtpbolt-tests` alone works).
 pub fn rtpbolt_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("RTPBOLT_BIN") {
+    static BUILD: std::sync::Once = std::sync::Once::new();
+    workspace_bin("RTPBOLT_BIN", "controlplane", "rtpbolt", &[], &BUILD)
+}
+
+/// `$ENV_VAR` if set, else binary `bin` of workspace package `package` built
+/// (once per process, guarded by `once`) in this test build's profile with
+/// `features`.
+pub fn workspace_bin(
+    env_var: &str,
+    package: &str,
+    bin: &str,
+    features: &[&str],
+    once: &'static std::sync::Once,
+) -> PathBuf {
+    if let Ok(p) = std::env::var(env_var) {
         return PathBuf::from(p);
     }
     let profile = if cfg!(debug_assertions) {
@@ -107,21 +124,22 @@ pub fn rtpbolt_bin() -> PathBuf {
     } else {
         "release"
     };
-    let bin = target_dir().join(profile).join("rtpbolt");
-    static BUILD: std::sync::Once = std::sync::Once::new();
-    BUILD.call_once(|| {
+    once.call_once(|| {
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.args(["build", "-q", "-p", "controlplane", "--bin", "rtpbolt"]);
+        cmd.args(["build", "-q", "-p", package, "--bin", bin]);
+        if !features.is_empty() {
+            cmd.args(["--features", &features.join(",")]);
+        }
         if profile == "release" {
             cmd.arg("--release");
         }
         let status = cmd
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
             .status()
-            .expect("run cargo build for rtpbolt");
-        assert!(status.success(), "building rtpbolt failed");
+            .unwrap_or_else(|e| panic!("run cargo build for {bin}: {e}"));
+        assert!(status.success(), "building {bin} failed");
     });
-    bin
+    target_dir().join(profile).join(bin)
 }
 
 /// Whether Debian's rtpengine is installed (the oracle for differential tests).
@@ -161,14 +179,8 @@ impl Daemon {
             DaemonKind::Rtpbolt => rtpbolt_bin(),
             DaemonKind::Rtpengine => PathBuf::from("/usr/bin/rtpengine"),
         };
-        let log = std::fs::File::create(&log_path).expect("create daemon log");
-        let child = Command::new(&program)
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("dup log"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
+        std::fs::File::create(&log_path).expect("create daemon log");
+        let child = spawn(&program, &args, &log_path);
         let mut daemon = Daemon {
             kind,
             child,
@@ -176,10 +188,28 @@ impl Daemon {
             port_min,
             port_max,
             log_path,
+            program,
+            args,
             _ports: ports,
         };
         daemon.wait_ready();
         daemon
+    }
+
+    /// SIGKILL, as a crash would end it: no destructor, no signal handler runs.
+    pub fn kill_9(&mut self) -> std::process::ExitStatus {
+        // `Child::kill` sends SIGKILL to this child's PID only.
+        self.child.kill().expect("SIGKILL the daemon");
+        self.child.wait().expect("wait for daemon")
+    }
+
+    /// Starts the same command line again (after [`kill_9`](Self::kill_9) or
+    /// [`terminate`](Self::terminate)), on the same ports, appending to the same log;
+    /// waits until it answers `ping`.
+    pub fn restart(&mut self) {
+        assert!(!self.is_running(), "restart of a running daemon");
+        self.child = spawn(&self.program, &self.args, &self.log_path);
+        self.wait_ready();
     }
 
     fn wait_ready(&mut self) {
@@ -240,6 +270,20 @@ impl Drop for Daemon {
             let _ = std::fs::remove_file(&self.log_path);
         }
     }
+}
+
+fn spawn(program: &std::path::Path, args: &[String], log_path: &std::path::Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(log_path)
+        .expect("open daemon log");
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("dup log"))
+        .stderr(log)
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e}", program.display()))
 }
 
 /// A UDP socket on loopback standing in for a SIP phone's media port.

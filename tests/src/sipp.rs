@@ -13,6 +13,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::kamailio::{require_program, stop_group, tail};
+use crate::netns::NetNs;
 
 /// `tests/fixtures/sipp/<name>`.
 pub fn scenario(name: &str) -> PathBuf {
@@ -53,10 +54,39 @@ impl Sipp {
     /// named after `name` (e.g. "uac").
     pub fn start(name: &str, dir: &Path, scenario: &Path, args: &[String]) -> io::Result<Sipp> {
         let program = require_program("sipp", "sip-tester");
+        Sipp::spawn(name, dir, scenario, args, Command::new(program))
+    }
+
+    /// [`start`](Self::start) inside network namespace `ns` (`ip netns exec`,
+    /// which execs sipp: the PID and process group stay sipp's).
+    pub fn start_in(
+        ns: &NetNs,
+        name: &str,
+        dir: &Path,
+        scenario: &Path,
+        args: &[String],
+    ) -> io::Result<Sipp> {
+        let program = require_program("sipp", "sip-tester");
+        Sipp::spawn(
+            name,
+            dir,
+            scenario,
+            args,
+            ns.command(&program.display().to_string()),
+        )
+    }
+
+    fn spawn(
+        name: &str,
+        dir: &Path,
+        scenario: &Path,
+        args: &[String],
+        mut command: Command,
+    ) -> io::Result<Sipp> {
         let out_path = dir.join(format!("{name}.out"));
         let err_path = dir.join(format!("{name}_errors.log"));
         let out = std::fs::File::create(&out_path)?;
-        let child = Command::new(program)
+        let child = command
             .arg("-sf")
             .arg(scenario)
             .arg("-nostdin")

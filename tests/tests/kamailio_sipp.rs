@@ -1,5 +1,5 @@
 //! End-to-end acceptance: real Kamailio with its `rtpengine` module pointed at
-//! the relay over loopback UDP, and a sipp UAC and UAS placing `CALLS` calls
+//! the relay over loopback UDP, and a sipp UAC and UAS placing `Load::calls` calls
 //! through it, with RTP both ways for every call.
 //!
 //! sipp does SIP only; the RTP comes from per-call sockets in this process
@@ -20,35 +20,69 @@ use std::time::{Duration, Instant};
 
 use rtpbolt_tests::capture::{MediaEndpoints, MediaReport, Notice, Side, StreamSpec};
 use rtpbolt_tests::daemon::rtpengine_available;
+use rtpbolt_tests::dpdk::DpdkRelay;
 use rtpbolt_tests::kamailio::{require_program, tail, Kamailio, PROXY_CFG};
+use rtpbolt_tests::netns::NetNs;
 use rtpbolt_tests::sipp::{scenario, write_injection_file, Sipp};
 use rtpbolt_tests::{Daemon, DaemonKind};
 
-/// The acceptance criterion asks for at least 100.
-const CALLS: usize = 100;
-/// 20 calls/s: the calls are set up within 5 s, so with the hold time below a
-/// run takes about 8 s.
-const RATE: u32 = 20;
-/// How long the UAC holds each call before BYE (sipp `-d`). The streams take
-/// `PACKETS * PTIME` = 0.5 s from the 200 OK; the rest is slack for sipp's
-/// `<exec>` notices on a loaded machine, as media after the BYE is lost.
-const HOLD: Duration = Duration::from_millis(1500);
-const PACKETS: u16 = 25;
+/// Calls, their pacing and their media, per variant.
+#[derive(Clone, Copy, Debug)]
+struct Load {
+    calls: usize,
+    /// Calls per second.
+    rate: u32,
+    /// How long the UAC holds each call before BYE (sipp `-d`): the stream
+    /// time from the 200 OK plus slack for sipp's `<exec>` notices on a loaded
+    /// machine, as media after the BYE is lost.
+    hold: Duration,
+    /// RTP packets each leg sends, `PTIME` apart.
+    packets: u16,
+}
+
+impl Load {
+    /// Loopback does not lose packets and the relay must not either; the
+    /// bare minimum below the full count tolerates only a stream cut short by
+    /// an extremely late notice, never a relay that drops media.
+    fn min_packets(&self) -> usize {
+        usize::from(self.packets) - 2
+    }
+}
+
+/// The acceptance criterion asks for at least 100 calls; at 20 calls/s they
+/// are set up within 5 s, and each streams 0.5 s: about 8 s a run.
+const LOOPBACK: Load = Load {
+    calls: 100,
+    rate: 20,
+    hold: Duration::from_millis(1500),
+    packets: 25,
+};
+
+/// Through the DPDK data plane the streams outlast the control plane's
+/// endpoint-learning window (3 s), so most of each call's media is forwarded
+/// by the data plane rather than by the control plane behind the exception
+/// TAP: 5 s streams, fewer calls.
+const THROUGH_DPDK: Load = Load {
+    calls: 20,
+    rate: 10,
+    hold: Duration::from_millis(6500),
+    packets: 250,
+};
+
 const PTIME: Duration = Duration::from_millis(20);
-/// Loopback does not lose packets and the relay must not either; the bare
-/// minimum below the full count tolerates only a stream cut short by an
-/// extremely late notice, never a relay that drops media.
-const MIN_PACKETS: usize = PACKETS as usize - 2;
 
 /// The tests of this file run one at a time: each already puts four
 /// processes and a per-call fork of sipp's `<exec>` on the machine, and a
 /// starved media thread would look like packet loss.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Family {
     V4,
     V6,
+    /// IPv4 through `rtpbolt-dataplane` on a `net_tap` NIC, the phones and
+    /// sipps in a network namespace behind it (`rtpbolt_tests::dpdk`).
+    Dpdk,
 }
 
 impl Family {
@@ -56,18 +90,29 @@ impl Family {
     /// the test uses, so that "SDP rewritten to the relay" is visible in `c=`.
     /// IPv6 has a single loopback address; there the relay's port range and
     /// the packets' source port tell relay and phones apart.
-    fn relay_ip(self) -> IpAddr {
-        match self {
-            Family::V4 => "127.0.0.5".parse().expect("ip"),
-            Family::V6 => "::1".parse().expect("ip"),
+    fn relay_ip(self, dpdk: Option<&DpdkRelay>) -> IpAddr {
+        match (self, dpdk) {
+            (Family::Dpdk, Some(d)) => d.relay_ip().into(),
+            (Family::V6, _) => "::1".parse().expect("ip"),
+            _ => "127.0.0.5".parse().expect("ip"),
         }
     }
 
-    /// Where Kamailio, the sipps and the phones' media live.
-    fn sip_ip(self) -> IpAddr {
+    /// Where the sipps and the phones' media live (and, but for DPDK,
+    /// Kamailio: there it listens on the relay's address, reached through the
+    /// exception TAP).
+    fn sip_ip(self, dpdk: Option<&DpdkRelay>) -> IpAddr {
+        match (self, dpdk) {
+            (Family::Dpdk, Some(d)) => d.ip(2).into(),
+            (Family::V6, _) => "::1".parse().expect("ip"),
+            _ => "127.0.0.1".parse().expect("ip"),
+        }
+    }
+
+    fn load(self) -> Load {
         match self {
-            Family::V4 => "127.0.0.1".parse().expect("ip"),
-            Family::V6 => "::1".parse().expect("ip"),
+            Family::Dpdk => THROUGH_DPDK,
+            _ => LOOPBACK,
         }
     }
 }
@@ -80,6 +125,14 @@ fn kamailio_sipp_ipv4_rtpbolt() {
 #[test]
 fn kamailio_sipp_ipv6_rtpbolt() {
     run(DaemonKind::Rtpbolt, Family::V6);
+}
+
+#[test]
+fn kamailio_sipp_dpdk_rtpbolt() {
+    if !rtpbolt_tests::dpdk::prerequisites() {
+        return;
+    }
+    run(DaemonKind::Rtpbolt, Family::Dpdk);
 }
 
 #[test]
@@ -105,9 +158,18 @@ fn run(kind: DaemonKind, family: Family) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let started = Instant::now();
 
-    let relay_ip = family.relay_ip();
-    let sip_ip = family.sip_ip();
-    let mut daemon = start_daemon(kind, relay_ip);
+    let load = family.load();
+    let mut dpdk = (family == Family::Dpdk).then(|| DpdkRelay::start("kamailio"));
+    let relay_ip = family.relay_ip(dpdk.as_ref());
+    let sip_ip = family.sip_ip(dpdk.as_ref());
+    let table_arg = dpdk
+        .as_ref()
+        .map(|d| format!("--flow-table={}", d.flow_table.display()));
+    let mut daemon = start_daemon(kind, relay_ip, table_arg.as_deref());
+    if let Some(d) = dpdk.as_mut() {
+        d.wire_up();
+    }
+    let ns = dpdk.as_ref().map(|d| &d.ns);
     let dir = tempfile::Builder::new()
         .prefix("rtpbolt-e2e-")
         .tempdir()
@@ -116,13 +178,17 @@ fn run(kind: DaemonKind, family: Family) {
     // SIP ports are picked by the kernel among the free ephemeral ones rather
     // than from the harness's port blocks: other test binaries start daemons
     // in those blocks concurrently.
-    let kamailio_addr = SocketAddr::new(sip_ip, free_udp_port(sip_ip));
-    let uas_addr = SocketAddr::new(sip_ip, free_udp_port(sip_ip));
-    let uac_port = free_udp_port(sip_ip);
-    // sipp binds an RTP echo socket (and +2 for video) even when unused.
-    let (uas_echo, uac_echo) = (free_udp_port(sip_ip), free_udp_port(sip_ip));
-
-    let media = MediaEndpoints::bind(sip_ip, CALLS).expect("bind media legs");
+    let kamailio_ip = if dpdk.is_some() { relay_ip } else { sip_ip };
+    let kamailio_addr = SocketAddr::new(kamailio_ip, free_udp_port(kamailio_ip));
+    let calls = load.calls;
+    let (uas_addr, uac_port, uas_echo, uac_echo, media) = inside(ns, move || {
+        let uas_addr = SocketAddr::new(sip_ip, free_udp_port(sip_ip));
+        let uac_port = free_udp_port(sip_ip);
+        // sipp binds an RTP echo socket (and +2 for video) even when unused.
+        let (uas_echo, uac_echo) = (free_udp_port(sip_ip), free_udp_port(sip_ip));
+        let media = MediaEndpoints::bind(sip_ip, calls).expect("bind media legs");
+        (uas_addr, uac_port, uas_echo, uac_echo, media)
+    });
     let uac_ports = media.ports(Side::Uac);
     let uas_ports = media.ports(Side::Uas);
     let uac_csv = dir.path().join("uac.csv");
@@ -153,37 +219,39 @@ fn run(kind: DaemonKind, family: Family) {
             "notify_port".into(),
             notify_port.clone(),
             "-m".into(),
-            CALLS.to_string(),
+            load.calls.to_string(),
             "-timeout".into(),
             sipp_timeout.clone(),
             "-timeout_error".into(),
         ]
     };
-    let mut uas = Sipp::start(
+    let start_sipp = |name: &str, file: &str, args: &[String]| match ns {
+        Some(ns) => Sipp::start_in(ns, name, dir.path(), &scenario(file), args),
+        None => Sipp::start(name, dir.path(), &scenario(file), args),
+    };
+    let mut uas = start_sipp(
         "uas",
-        dir.path(),
-        &scenario("uas.xml"),
+        "uas.xml",
         &common(uas_addr.port(), uas_echo, &uas_csv),
     )
     .expect("start sipp uas");
-    wait_udp_bound(uas_addr, Duration::from_secs(5));
+    inside(ns, move || wait_udp_bound(uas_addr, Duration::from_secs(5)));
 
     let run = media.start(StreamSpec {
-        packets: PACKETS,
+        packets: load.packets,
         ptime: PTIME,
     });
     let mut uac_args = common(uac_port, uac_echo, &uac_csv);
     uac_args.extend([
         "-r".into(),
-        RATE.to_string(),
+        load.rate.to_string(),
         "-l".into(),
-        CALLS.to_string(),
+        load.calls.to_string(),
         "-d".into(),
-        HOLD.as_millis().to_string(),
+        load.hold.as_millis().to_string(),
         kamailio_addr.to_string(),
     ]);
-    let mut uac =
-        Sipp::start("uac", dir.path(), &scenario("uac.xml"), &uac_args).expect("start sipp uac");
+    let mut uac = start_sipp("uac", "uac.xml", &uac_args).expect("start sipp uac");
 
     let uac_status = uac.wait(Duration::from_secs(45));
     // The UAS ends on its CALLS-th BYE, which the UAC has answered by now.
@@ -201,15 +269,41 @@ fn run(kind: DaemonKind, family: Family) {
     }
     for sipp in [&uac, &uas] {
         match sipp.counts() {
-            Some(c) if c.successful == CALLS as u64 && c.failed == 0 => {}
+            Some(c) if c.successful == load.calls as u64 && c.failed == 0 => {}
             other => failures.push(format!(
-                "sipp {}: want {CALLS} successful calls, 0 failed; got {other:?}",
-                sipp.name
+                "sipp {}: want {} successful calls, 0 failed; got {other:?}",
+                sipp.name, load.calls
             )),
         }
     }
     let (port_min, port_max) = (daemon.port_min, daemon.port_max);
-    failures.extend(check_calls(&report, sip_ip, relay_ip, port_min..=port_max));
+    failures.extend(check_calls(
+        &report,
+        &load,
+        sip_ip,
+        relay_ip,
+        port_min..=port_max,
+    ));
+    let mut forwarded = None;
+    if let Some(d) = dpdk.as_mut() {
+        // Each call's media after the 3 s learning window is the data
+        // plane's: 2 s of every 5 s stream, 40% of all packets. The stats file
+        // is rewritten once a second, so it is read after that, and a fifth
+        // is required.
+        std::thread::sleep(Duration::from_millis(1500));
+        let sent: u64 = report.legs.iter().map(|l| u64::from(l.sent)).sum();
+        let hits = d.total("forwarded");
+        forwarded = Some((hits, sent));
+        if hits * 5 < sent {
+            failures.push(format!(
+                "rtpbolt-dataplane forwarded {hits} of the {sent} RTP packets; stats {}",
+                d.stats()
+            ));
+        }
+        if !d.running() {
+            failures.push("rtpbolt-dataplane is no longer running".into());
+        }
+    }
     if !daemon.is_running() {
         failures.push(format!("{kind:?} is no longer running"));
     }
@@ -238,9 +332,15 @@ fn run(kind: DaemonKind, family: Family) {
         );
     }
     eprintln!(
-        "{kind:?} {family:?}: {CALLS} calls, >= {MIN_PACKETS}/{PACKETS} RTP packets each way \
-         per call via the relay, in {:.1} s",
-        started.elapsed().as_secs_f64()
+        "{kind:?} {family:?}: {} calls, >= {}/{} RTP packets each way per call via the \
+         relay, in {:.1} s{}",
+        load.calls,
+        load.min_packets(),
+        load.packets,
+        started.elapsed().as_secs_f64(),
+        forwarded.map_or(String::new(), |(hits, sent)| format!(
+            "; {hits} of {sent} forwarded by rtpbolt-dataplane"
+        ))
     );
 }
 
@@ -250,11 +350,13 @@ fn run(kind: DaemonKind, family: Family) {
 /// binary can land on the same block; rtpengine binds its ng socket with
 /// SO_REUSEADDR, so both daemons then start fine and Kamailio's commands go
 /// to the wrong one. A fresh block is taken until the ng port is ours alone.
-fn start_daemon(kind: DaemonKind, relay_ip: IpAddr) -> Daemon {
+fn start_daemon(kind: DaemonKind, relay_ip: IpAddr, flow_table: Option<&str>) -> Daemon {
     for _ in 0..5 {
         // rtpengine keeps a deleted call's ports for 30 s by default; 100
         // calls with 4 ports each would exhaust the block's range before that.
-        let daemon = Daemon::start(kind, &[&relay_ip.to_string()], &["--delete-delay=0"]);
+        let mut extra = vec!["--delete-delay=0"];
+        extra.extend(flow_table);
+        let daemon = Daemon::start(kind, &[&relay_ip.to_string()], &extra);
         if udp_sockets_on_port(daemon.ng.port()) == 1 {
             return daemon;
         }
@@ -279,7 +381,8 @@ fn free_udp_port(ip: IpAddr) -> u16 {
 /// address as "<hex ip>:<hex port>".
 fn udp_sockets_on_port(port: u16) -> usize {
     let suffix = format!(":{port:04X}");
-    ["/proc/net/udp", "/proc/net/udp6"]
+    // thread-self: the namespace of the calling thread (see `inside`).
+    ["/proc/thread-self/net/udp", "/proc/thread-self/net/udp6"]
         .iter()
         .map(|table| {
             std::fs::read_to_string(table)
@@ -295,6 +398,7 @@ fn udp_sockets_on_port(port: u16) -> usize {
 /// Checks every call's SDP and media; returns one line per problem.
 fn check_calls(
     report: &MediaReport,
+    load: &Load,
     leg_ip: IpAddr,
     relay_ip: IpAddr,
     relay_ports: std::ops::RangeInclusive<u16>,
@@ -317,10 +421,11 @@ fn check_calls(
         };
         calls.entry(n.call_id.as_str()).or_default()[slot] = Some(n);
     }
-    if calls.len() != CALLS {
+    if calls.len() != load.calls {
         failures.push(format!(
-            "{} calls reported SDP to the media legs, want {CALLS}",
-            calls.len()
+            "{} calls reported SDP to the media legs, want {}",
+            calls.len(),
+            load.calls
         ));
     }
     let mut ids: Vec<&&str> = calls.keys().collect();
@@ -361,10 +466,11 @@ fn check_calls(
                 .received
                 .get(&(relay_side, tx.ssrc))
                 .map_or(0, |seqs| seqs.len());
-            if got < MIN_PACKETS {
+            let min_packets = load.min_packets();
+            if got < min_packets {
                 failures.push(format!(
                     "{call_id}: {} leg {} got {got} of the {} packets the {} leg sent \
-                     (want >= {MIN_PACKETS} from {relay_side}); it got from: {:?}",
+                     (want >= {min_packets} from {relay_side}); it got from: {:?}",
                     rx.side,
                     rx.port,
                     tx.sent,
@@ -406,4 +512,13 @@ fn wait_udp_bound(addr: SocketAddr, timeout: Duration) {
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("sipp uas did not bind {addr} within {timeout:?}");
+}
+
+/// Runs `f` inside `ns` if there is one (sockets it creates belong there),
+/// else right here.
+fn inside<T: Send + 'static>(ns: Option<&NetNs>, f: impl FnOnce() -> T + Send + 'static) -> T {
+    match ns {
+        Some(ns) => ns.run(f).expect("run inside the namespace"),
+        None => f(),
+    }
 }

@@ -12,6 +12,7 @@ mod flows;
 pub mod interfaces;
 pub mod model;
 mod offer_answer;
+pub mod orphans;
 mod peek;
 mod query;
 mod registry;
@@ -21,6 +22,7 @@ mod tests;
 
 pub use delete::DeleteOutcome;
 pub use interfaces::{Interfaces, LocalAddress, LogicalInterface};
+pub use orphans::{OrphanGroup, Orphans};
 pub use registry::{CallRegistry, PortAllocator, Settings, Transmit};
 pub use statistics::Totals;
 

@@ -24,6 +24,11 @@ pub trait PortAllocator {
     /// Called with the call timers, for allocators that close released
     /// ports lazily.
     fn handle_timeout(&mut self, _now: Instant) {}
+    /// Keeps the pair whose RTP port is `rtp` from being handed out, without binding it:
+    /// a previous daemon's call still uses it (see [`super::orphans`]).
+    fn reserve_pair(&mut self, rtp: SocketAddr);
+    /// Ends a [`reserve_pair`](Self::reserve_pair).
+    fn unreserve_pair(&mut self, rtp: SocketAddr);
 }
 
 /// Daemon-wide settings the call model needs.
@@ -86,6 +91,7 @@ pub struct CallRegistry {
     pub(super) ports: Box<dyn PortAllocator + Send>,
     pub(super) totals: Totals,
     pub(super) started: SystemTime,
+    pub(super) orphans: super::orphans::Orphans,
 }
 
 impl CallRegistry {
@@ -107,6 +113,7 @@ impl CallRegistry {
             ports,
             totals: Totals::default(),
             started: wall,
+            orphans: Default::default(),
         }
     }
 
@@ -337,6 +344,7 @@ impl CallRegistry {
     /// call-ids removed.
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<String> {
         self.ports.handle_timeout(now);
+        self.expire_orphans(now);
         let mut expired = Vec::new();
         for (id, call) in &self.calls {
             if let Some(at) = call.delete_at {

@@ -64,6 +64,10 @@ impl CallRegistry {
         current.insert("sessionsforeign", 0i64);
         current.insert("sessionstotal", self.calls.len() as i64);
         current.insert("transcodedmedia", 0i64);
+        // Not rtpengine's: entries a previous daemon left in a `--flow-table` file,
+        // still forwarded by the data plane (see `orphans`).
+        let (orphans_live, orphans_adopted, orphans_expired) = self.orphan_counts();
+        current.insert("orphanedflows", orphans_live as i64);
 
         let t = &self.totals;
         let mut total = Dict::new();
@@ -76,6 +80,8 @@ impl CallRegistry {
         total.insert("finaltimeoutsessions", t.final_timeout_sessions as i64);
         total.insert("regularterminatedsessions", t.regular_terminated as i64);
         total.insert("forcedterminatedsessions", t.forced_terminated as i64);
+        total.insert("orphanedflowsadopted", orphans_adopted as i64);
+        total.insert("orphanedflowsexpired", orphans_expired as i64);
         // "kernel" is rtpengine's name for its fast path: here, the data
         // plane's flow-table hits; "user" is what the control plane relayed.
         let m = &media;

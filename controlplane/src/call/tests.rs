@@ -15,6 +15,7 @@ struct CountingPorts {
     next: u16,
     max: u16,
     released: std::sync::Arc<std::sync::Mutex<Vec<SocketAddr>>>,
+    reserved: std::sync::Arc<std::sync::Mutex<Vec<SocketAddr>>>,
 }
 
 impl PortAllocator for CountingPorts {
@@ -29,12 +30,19 @@ impl PortAllocator for CountingPorts {
     fn release_pair(&mut self, rtp: SocketAddr) {
         self.released.lock().unwrap().push(rtp);
     }
+    fn reserve_pair(&mut self, rtp: SocketAddr) {
+        self.reserved.lock().unwrap().push(rtp);
+    }
+    fn unreserve_pair(&mut self, rtp: SocketAddr) {
+        self.reserved.lock().unwrap().retain(|r| *r != rtp);
+    }
 }
 
 struct Harness {
     reg: CallRegistry,
     _table: FlowTable,
     released: std::sync::Arc<std::sync::Mutex<Vec<SocketAddr>>>,
+    reserved: std::sync::Arc<std::sync::Mutex<Vec<SocketAddr>>>,
     now: Instant,
     wall: SystemTime,
 }
@@ -66,12 +74,18 @@ const RELAY: &str = "127.0.0.1";
 
 impl Harness {
     fn new(max_port: u16, settings: Settings) -> Harness {
-        let table = FlowTable::create(1024).unwrap();
+        Harness::with_table(FlowTable::create(1024).unwrap(), max_port, settings)
+    }
+
+    /// A registry on `table`, which may already hold another registry's entries.
+    fn with_table(table: FlowTable, max_port: u16, settings: Settings) -> Harness {
         let released = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let reserved = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let ports = CountingPorts {
             next: 30000,
             max: max_port,
             released: released.clone(),
+            reserved: reserved.clone(),
         };
         let ifs = Interfaces::new([("default".to_string(), RELAY.parse().unwrap(), None)]);
         let wall = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
@@ -85,6 +99,7 @@ impl Harness {
             ),
             _table: table,
             released,
+            reserved,
             now: Instant::now(),
             wall,
         }
@@ -326,6 +341,7 @@ fn out_of_ports_is_an_error_and_the_call_is_not_half_made() {
         next: 30004,
         max: 30005,
         released: h.released.clone(),
+        reserved: h.reserved.clone(),
     });
     let err = h
         .offer("c2", "ft", &sdp("10.0.0.1", 4000), &[])
@@ -336,4 +352,81 @@ fn out_of_ports_is_an_error_and_the_call_is_not_half_made() {
         h.released.lock().unwrap().iter().any(|r| r.port() == 30004),
         "the pair the failed offer got is released"
     );
+}
+
+/// What a daemon restarted on the same `--flow-table` does with the entries of the calls
+/// its predecessor set up: keeps them untouched and their ports reserved while the data
+/// plane's counters show media, then removes them `timeout` after the last packet.
+#[test]
+fn a_restarted_registry_adopts_the_previous_ones_flows_then_expires_them() {
+    let settings = Settings {
+        timeout: Duration::from_secs(10),
+        ..Settings::default()
+    };
+    let table = FlowTable::create(1024).unwrap();
+    let same_table = || FlowTable::attach_fd(table.fd().try_clone_to_owned().unwrap()).unwrap();
+    let mut old = Harness::with_table(same_table(), 30100, settings.clone());
+    let (b_port, a_port) = basic_call(&mut old, "c1");
+    old.advance(Duration::from_secs(5));
+    old.packet(a_port, "10.0.0.1:4000", &RTP).expect("relayed");
+    old.packet(b_port, "10.0.0.2:5000", &RTP).expect("relayed");
+    let entries = |h: &Harness| {
+        let mut e: Vec<_> = h
+            .reg
+            .table
+            .entries()
+            .into_iter()
+            .map(|(k, a, _)| (k.local(), a))
+            .collect();
+        e.sort_by_key(|(k, _)| *k);
+        e
+    };
+    let before = entries(&old);
+    assert_eq!(before.len(), 2, "both RTP directions programmed");
+    drop(old);
+
+    let mut new = Harness::with_table(same_table(), 30100, settings);
+    let groups = new.reg.adopt_orphans(new.now).to_vec();
+    assert_eq!(groups.len(), 1, "one call's flows: {groups:?}");
+    let relay = |p: u16| -> SocketAddr { format!("{RELAY}:{p}").parse().unwrap() };
+    let mut want = vec![relay(a_port), relay(b_port)];
+    want.sort();
+    assert_eq!(groups[0].pairs, want);
+    assert_eq!(*new.reserved.lock().unwrap(), want);
+    assert_eq!(entries(&new), before, "adoption rewrites nothing");
+    assert_eq!(new.reg.orphan_counts(), (2, 2, 0));
+    let stats = new.reg.statistics(new.now, new.wall, &[]);
+    let stat = |section: &str, key: &str| {
+        stats
+            .get("statistics")
+            .and_then(Value::as_dict)
+            .and_then(|d| d.get(section))
+            .and_then(Value::as_dict)
+            .and_then(|d| d.get(key))
+            .and_then(Value::as_int)
+    };
+    assert_eq!(stat("currentstatistics", "orphanedflows"), Some(2));
+    assert_eq!(stat("totalstatistics", "orphanedflowsadopted"), Some(2));
+
+    // The data plane counts a packet on one direction only, stamped on its own clock.
+    let r = table.reader();
+    let (id, _) = r.lookup(&FlowKey::new(relay(a_port))).unwrap();
+    let stamp = |ago: u64| shared_tables::monotonic_now() - Duration::from_secs(ago);
+    for _ in 0..3 {
+        new.advance(Duration::from_secs(6));
+        r.record(id, 1, 172, 0, stamp(1));
+        assert!(
+            new.reg.handle_timeout(new.now).is_empty(),
+            "no calls to end"
+        );
+        assert_eq!(new.reg.orphan_counts().0, 2, "media flows: kept");
+    }
+    r.record(id, 1, 172, 0, stamp(9));
+    new.reg.handle_timeout(new.now);
+    assert_eq!(new.reg.orphan_counts().0, 2, "9 s idle < 10 s timeout");
+    r.record(id, 1, 172, 0, stamp(11));
+    new.reg.handle_timeout(new.now);
+    assert_eq!(new.reg.orphan_counts(), (0, 2, 2));
+    assert!(entries(&new).is_empty());
+    assert!(new.reserved.lock().unwrap().is_empty(), "ports given back");
 }

@@ -103,6 +103,10 @@ pub struct Config {
     /// Defaults to -1, rtpengine's built-in default (the man page's "0" is
     /// what the packaged config file sets).
     pub table: i32,
+    /// `--flow-table` (rtpbolt's own): the flow table lives in this file (under
+    /// `/dev/shm` or a hugetlbfs mount) instead of an anonymous memfd, so a separate data
+    /// plane (`rtpbolt-dataplane`) can map it and a restarted daemon takes it over.
+    pub flow_table: Option<PathBuf>,
     /// The config file actually read, if any.
     pub config_file: Option<PathBuf>,
     /// One line per ignored option or value, for `main` to log.
@@ -406,6 +410,7 @@ impl Config {
             log_stderr: flag("log-stderr"),
             log_facility,
             table: int("table").map_or(-1, |(v, _)| i32::try_from(v).unwrap_or(-1)),
+            flow_table: string("flow-table").map(|(v, _)| PathBuf::from(v)),
             config_file: None,
             warnings,
         })
@@ -580,6 +585,31 @@ mod tests {
             (-1, 7, true, true)
         );
         assert_eq!(c.listen_ng, [sa("0.0.0.0:2223"), sa("[::]:2223")]);
+    }
+
+    #[test]
+    fn flow_table_path_from_file_or_command_line() {
+        let base = "--config-file=none -i 10.0.0.1 -n 2223";
+        let c = run(base, &FakeEnv::default()).expect("parses");
+        assert_eq!(c.flow_table, None, "memfd unless asked");
+        let env = with_file(
+            "/etc/rtpbolt.conf",
+            "[rtpengine]\ninterface = 10.0.0.1\nlisten-ng = 2223\nflow-table = /dev/hugepages/rtpbolt-flows\n",
+        );
+        let c = run("--config-file=/etc/rtpbolt.conf", &env).expect("file");
+        assert_eq!(
+            c.flow_table.as_deref(),
+            Some(Path::new("/dev/hugepages/rtpbolt-flows"))
+        );
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = run(
+            "--config-file=/etc/rtpbolt.conf --flow-table=/dev/shm/other",
+            &env,
+        )
+        .expect("override");
+        assert_eq!(c.flow_table.as_deref(), Some(Path::new("/dev/shm/other")));
+        let c = run(&format!("{base} --flow-table="), &FakeEnv::default()).expect("empty");
+        assert_eq!(c.flow_table, None, "an empty value counts as unset");
     }
 
     #[test]
@@ -790,10 +820,17 @@ mod tests {
                 any::<i32>(),
             ),
             proptest::option::of("/[a-z]{1,8}\\.pid"),
+            proptest::option::of("/dev/(shm|hugepages)/[a-z.-]{1,12}"),
         )
             .prop_filter_map(
                 "valid ports",
-                |((ifs, ng, a, b), (t, st, ft, ot, dd), (tos, nt, fg, ls, ll, table), pid)| {
+                |(
+                    (ifs, ng, a, b),
+                    (t, st, ft, ot, dd),
+                    (tos, nt, fg, ls, ll, table),
+                    pid,
+                    ft_path,
+                )| {
                     // The resolver keeps the first of identical specs, wherever they are.
                     let mut unique: Vec<InterfaceSpec> = Vec::new();
                     for i in ifs {
@@ -825,6 +862,7 @@ mod tests {
                         log_stderr: ls,
                         log_facility: "daemon".to_owned(),
                         table,
+                        flow_table: ft_path.map(PathBuf::from),
                         config_file: None,
                         warnings: Vec::new(),
                     })
@@ -860,6 +898,9 @@ mod tests {
         v.push(("table", Some(c.table.to_string())));
         if let Some(p) = &c.pidfile {
             v.push(("pidfile", Some(p.display().to_string())));
+        }
+        if let Some(p) = &c.flow_table {
+            v.push(("flow-table", Some(p.display().to_string())));
         }
         if c.foreground {
             v.push(("foreground", None));

@@ -7,6 +7,9 @@
 //! `--table` and `--tos` and `-n` for `--listen-tcp-ng`; the binary uses `-T`
 //! and `-N`).
 //!
+//! The table ends with rtpbolt's own options ([`EXTENSIONS_FROM`] on), which rtpengine
+//! does not have; none of them is needed to run an rtpengine command line or config.
+//!
 //! `supported` says whether [`super::Config`] acts on the option; every other
 //! option is parsed per its [`ArgKind`] (so a malformed value is still an
 //! error, as in rtpengine) and then produces one "not supported yet" warning.
@@ -281,7 +284,12 @@ pub const OPTIONS: &[OptionSpec] = &[
     o("measure-rtp", None, Flag, "", N),
     o("socket-cpu-affinity", None, Int, "INT", N),
     o("janus-secret", None, Str, "STRING", N),
+    // rtpbolt's own options from here on (see EXTENSIONS_FROM).
+    o("flow-table", None, Str, "FILE", Y),
 ];
+
+/// Index in [`OPTIONS`] of the first option rtpengine does not have.
+pub const EXTENSIONS_FROM: usize = OPTIONS.len() - 1;
 
 /// Looks an option up by long name (without `--`).
 pub fn by_long(name: &str) -> Option<&'static OptionSpec> {
@@ -382,8 +390,16 @@ mod tests {
                 "port-max",
                 "num-threads",
                 "delete-delay",
+                "flow-table",
             ]
         );
+    }
+
+    #[test]
+    fn extensions_are_rtpbolt_only() {
+        let ext: Vec<&str> = OPTIONS[EXTENSIONS_FROM..].iter().map(|s| s.long).collect();
+        assert_eq!(ext, ["flow-table"]);
+        assert_eq!(OPTIONS[EXTENSIONS_FROM - 1].long, "janus-secret");
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub struct SocketPortAllocator {
     next: HashMap<IpAddr, u16>,
     rng: u64,
     in_use: HashSet<SocketAddr>,
+    /// Pairs a previous daemon's calls still use (see `call::orphans`): never handed
+    /// out, never bound here.
+    reserved: HashSet<SocketAddr>,
     /// Released pairs still bound and registered, by RTP address, with
     /// `idle_order` holding them oldest first (an entry whose pair was taken
     /// again in between is skipped when it comes up).
@@ -62,6 +65,7 @@ impl SocketPortAllocator {
             next: HashMap::new(),
             rng: seed(),
             in_use: HashSet::new(),
+            reserved: HashSet::new(),
             idle: HashMap::new(),
             idle_order: VecDeque::new(),
             reaper,
@@ -120,7 +124,7 @@ impl PortAllocator for SocketPortAllocator {
                 port + 2
             };
             let rtp_addr = SocketAddr::new(ip, candidate);
-            if self.in_use.contains(&rtp_addr) {
+            if self.in_use.contains(&rtp_addr) || self.reserved.contains(&rtp_addr) {
                 continue;
             }
             let reused = self.idle.remove(&rtp_addr).is_some();
@@ -161,6 +165,19 @@ impl PortAllocator for SocketPortAllocator {
 
     fn handle_timeout(&mut self, now: Instant) {
         self.reap(now);
+    }
+
+    fn reserve_pair(&mut self, rtp: SocketAddr) {
+        // Reservations come before any call, so the pair is neither in use nor idle
+        // here; an idle one would be closed so that its sockets do not answer for it.
+        if self.idle.remove(&rtp).is_some() {
+            self.close_pair(rtp);
+        }
+        self.reserved.insert(rtp);
+    }
+
+    fn unreserve_pair(&mut self, rtp: SocketAddr) {
+        self.reserved.remove(&rtp);
     }
 }
 

@@ -2,11 +2,12 @@
 //! listeners, punted packets, timers and signals.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use dataplane::{PuntSink, PuntedPacket, SocketsBackend, SocketsIo};
-use shared_tables::FlowTable;
+use shared_tables::{FlowTable, TableError};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::mpsc;
 
@@ -20,6 +21,8 @@ use crate::io::ports::SocketPortAllocator;
 pub enum RunError {
     #[error("flow table: {0}")]
     Table(#[from] shared_tables::TableError),
+    #[error("flow table {}: {source}", path.display())]
+    TableFile { path: PathBuf, source: TableError },
     #[error("data plane: {0}")]
     Backend(#[from] dataplane::BackendError),
     #[error("cannot listen on {addr}: {source}")]
@@ -63,7 +66,28 @@ pub async fn run(config: Config) -> Result<(), RunError> {
     let range = usize::from(config.port_max.saturating_sub(config.port_min)) + 1;
     let addresses: usize = interfaces.all().iter().map(|l| l.addresses.len()).sum();
     let capacity = (range * addresses.max(1)).clamp(1024, 1 << 22);
-    let table = FlowTable::create(capacity)?;
+    let table = match &config.flow_table {
+        None => FlowTable::create(capacity)?,
+        Some(path) => open_table_file(path, capacity).map_err(|source| RunError::TableFile {
+            path: path.clone(),
+            source,
+        })?,
+    };
+    let writer = table.writer().map_err(|source| match &config.flow_table {
+        Some(path) => RunError::TableFile {
+            path: path.clone(),
+            source,
+        },
+        None => RunError::Table(source),
+    })?;
+    if let Some(t) = writer.took_over() {
+        tracing::warn!(
+            "took the flow table over from writer pid {}, which died holding it: {} live entries, {} half-written slots dropped",
+            t.previous_pid,
+            t.live_entries,
+            t.repaired_slots
+        );
+    }
 
     let (punt_tx, mut punt_rx) = mpsc::unbounded_channel();
     // Not an rtpengine option, so not a command-line one: an existing rtpengine config
@@ -86,10 +110,10 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         backend.io()
     );
 
-    let registry = CallRegistry::new(
+    let mut registry = CallRegistry::new(
         interfaces,
         settings_from(&config),
-        table.writer()?,
+        writer,
         Box::new(SocketPortAllocator::new(
             backend.clone(),
             config.port_min,
@@ -97,6 +121,7 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         )),
         SystemTime::now(),
     );
+    log_orphans(&mut registry, config.timeout);
     let control = Arc::new(Mutex::new(Control::new(registry)));
     let svc = Arc::new(NgService {
         control: control.clone(),
@@ -185,6 +210,63 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         backend.shutdown();
     }
     Ok(())
+}
+
+/// Maps the table at `path`: the one a previous daemon left there if it is a table of this
+/// build's layout (its entries then still forward, see `call::orphans`), else a new one.
+fn open_table_file(path: &Path, capacity: usize) -> Result<FlowTable, TableError> {
+    match FlowTable::attach(path) {
+        Ok(t) => {
+            tracing::info!(
+                "flow table {}: re-attached (capacity {})",
+                path.display(),
+                t.capacity()
+            );
+            if t.capacity() < capacity {
+                tracing::warn!(
+                    "flow table {} holds {} entries, the port range needs {capacity}; delete the file while no data plane maps it to make a larger one",
+                    path.display(),
+                    t.capacity()
+                );
+            }
+            Ok(t)
+        }
+        Err(TableError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            tracing::info!(
+                "flow table {}: created (capacity {capacity})",
+                path.display()
+            );
+            FlowTable::create_at(path, capacity)
+        }
+        Err(e @ (TableError::BadRegion { .. } | TableError::VersionMismatch { .. })) => {
+            // Nothing can forward from it, so nothing is lost by replacing it.
+            tracing::warn!("flow table {}: {e}; replacing it", path.display());
+            FlowTable::create_at(path, capacity)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Adopts and logs the entries a previous daemon left in the table.
+fn log_orphans(registry: &mut CallRegistry, timeout: Duration) {
+    use crate::call::orphans::join;
+    let groups = registry.adopt_orphans(Instant::now());
+    if groups.is_empty() {
+        return;
+    }
+    let flows: usize = groups.iter().map(|g| g.keys.len()).sum();
+    tracing::info!(
+        "adopted {flows} flows of {} calls a previous rtpbolt left in the flow table; the data plane keeps forwarding them, their ports stay reserved until they see no media for {} s",
+        groups.len(),
+        timeout.as_secs()
+    );
+    for g in groups {
+        tracing::info!(
+            "adopted flows on {} (ports {})",
+            join(g.keys.iter().map(|k| k.local())),
+            join(g.pairs.iter().copied())
+        );
+    }
 }
 
 async fn wait_for_signal() {
