@@ -196,6 +196,15 @@ impl Topology {
         format!("10.77.{}.{host}", self.n)
     }
 
+    /// The IPv6 twin of [`ip`](Self::ip).
+    fn ip6(&self, host: u8) -> String {
+        format!("fd77:{}::{host}", self.n)
+    }
+
+    fn addr6(&self, host: u8, port: u16) -> SocketAddr {
+        format!("[{}]:{port}", self.ip6(host)).parse().unwrap()
+    }
+
     fn addr(&self, host: u8, port: u16) -> SocketAddr {
         format!("{}:{port}", self.ip(host)).parse().unwrap()
     }
@@ -278,6 +287,10 @@ impl Topology {
             "dev",
             &self.wire,
         ]);
+        for host in [2, 3] {
+            let a = format!("{}/64", self.ip6(host));
+            ns(&["ip", "-6", "addr", "add", &a, "dev", &self.wire, "nodad"]);
+        }
         ns(&["ip", "link", "set", &self.wire, "up"]);
         must(&[
             "ip",
@@ -287,6 +300,8 @@ impl Topology {
             "dev",
             &self.exc,
         ]);
+        let a6 = format!("{}/64", self.ip6(1));
+        must(&["ip", "-6", "addr", "add", &a6, "dev", &self.exc, "nodad"]);
         must(&["ip", "link", "set", &self.exc, "up"]);
     }
 
@@ -542,12 +557,13 @@ fn rtp_a_to_b(
         .lines()
         .map(|l| {
             let mut w = l.split(' ');
-            let from = format!("{}:{}", w.next().unwrap(), w.next().unwrap());
+            let ip: std::net::IpAddr = w.next().unwrap().parse().unwrap();
+            let port: u16 = w.next().unwrap().parse().unwrap();
             let hex = w.next().unwrap_or("");
             let bytes = (0..hex.len() / 2)
                 .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
                 .collect();
-            (from.parse().unwrap(), bytes)
+            (SocketAddr::new(ip, port), bytes)
         })
         .collect()
 }
@@ -822,6 +838,66 @@ fn workers_share_the_load_over_queues() {
         per_worker.iter().all(|&n| n > 0),
         "both queues carry media: {per_worker:?}\n{stats}"
     );
+    let st = t.stop().expect("exits on SIGTERM");
+    assert!(st.success(), "exit status {st}; log:\n{}", t.log());
+}
+
+#[test]
+fn ipv6_neighbour_discovery_and_media() {
+    if !prerequisites() {
+        return;
+    }
+    let (mut t, table) = Topology::up();
+    let mut w = table.writer().unwrap();
+
+    // Neighbour discovery (multicast solicitation, unicast advertisement) and ICMPv6 echo
+    // cross the exception path both ways; B's echo requests teach the worker B's MAC.
+    let ping = t.ns_cmd(&[
+        "ping",
+        "-6",
+        "-c",
+        "2",
+        "-i",
+        "0.2",
+        "-W",
+        "2",
+        "-I",
+        &t.ip6(3),
+        &t.ip6(1),
+    ]);
+    assert!(
+        ping.status.success(),
+        "ping6 through the exception path: {}\nstats {}\nlog:\n{}",
+        String::from_utf8_lossy(&ping.stdout),
+        t.stats(),
+        t.log()
+    );
+
+    let (relay, relay_out) = (t.addr6(1, 30000), t.addr6(1, 30002));
+    let (a, b) = (t.addr6(2, 40000), t.addr6(3, 40002));
+    let kernel_relay = UdpSocket::bind(relay).unwrap();
+    kernel_relay.set_nonblocking(true).unwrap();
+    w.upsert(
+        FlowKey::new(relay),
+        &FlowAction {
+            dst: b,
+            src: relay_out,
+            expected_src: Some(a),
+            src_mismatch: SrcMismatch::Drop,
+            tos: 0,
+            flags: 0,
+            stream_id: 6,
+        },
+    )
+    .unwrap();
+    let got = rtp_a_to_b(&t, a, b, relay, 50);
+    assert_eq!(got.len(), 50, "RTP over IPv6 at B; stats {}", t.stats());
+    for (i, (from, data)) in got.iter().enumerate() {
+        assert_eq!(*from, relay_out);
+        assert_eq!(*data, rtp_packet(i as u16));
+    }
+    t.wait_stats("50 forwarded", |s| s["forwarded"].as_u64() == Some(50));
+    assert_nothing_received(&kernel_relay, "IPv6 relay port");
     let st = t.stop().expect("exits on SIGTERM");
     assert!(st.success(), "exit status {st}; log:\n{}", t.log());
 }
