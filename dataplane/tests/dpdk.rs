@@ -579,6 +579,7 @@ fn assert_nothing_received(sock: &UdpSocket, what: &str) {
 
 /// One call leg through the relay: A sends to our `relay` port, we forward to B from
 /// `relay_out`.
+#[derive(Clone, Copy)]
 struct Leg {
     relay: SocketAddr,
     relay_out: SocketAddr,
@@ -593,6 +594,15 @@ impl Leg {
             relay_out: t.addr(1, 30002),
             a: t.addr(2, 40000),
             b: t.addr(3, 40002),
+        }
+    }
+
+    fn new6(t: &Topology) -> Leg {
+        Leg {
+            relay: t.addr6(1, 30000),
+            relay_out: t.addr6(1, 30002),
+            a: t.addr6(2, 40000),
+            b: t.addr6(3, 40002),
         }
     }
 
@@ -873,23 +883,16 @@ fn ipv6_neighbour_discovery_and_media() {
         t.log()
     );
 
-    let (relay, relay_out) = (t.addr6(1, 30000), t.addr6(1, 30002));
-    let (a, b) = (t.addr6(2, 40000), t.addr6(3, 40002));
+    let leg = Leg::new6(&t);
+    let Leg {
+        relay,
+        relay_out,
+        a,
+        b,
+    } = leg;
     let kernel_relay = UdpSocket::bind(relay).unwrap();
     kernel_relay.set_nonblocking(true).unwrap();
-    w.upsert(
-        FlowKey::new(relay),
-        &FlowAction {
-            dst: b,
-            src: relay_out,
-            expected_src: Some(a),
-            src_mismatch: SrcMismatch::Drop,
-            tos: 0,
-            flags: 0,
-            stream_id: 6,
-        },
-    )
-    .unwrap();
+    w.upsert(FlowKey::new(relay), &leg.action(Some(a))).unwrap();
     let got = rtp_a_to_b(&t, a, b, relay, 50);
     assert_eq!(got.len(), 50, "RTP over IPv6 at B; stats {}", t.stats());
     for (i, (from, data)) in got.iter().enumerate() {
