@@ -77,7 +77,6 @@ mod dpdk {
             .allowlist_function("rte_pktmbuf_(pool_create|free_bulk)")
             .allowlist_function("rte_mempool_(free|avail_count|in_use_count)")
             .allowlist_function("rte_dev_(probe|remove)")
-            .allowlist_function("rte_vdev_init")
             .allowlist_function("rte_lcore_(count|to_socket_id)")
             .allowlist_function("rte_thread_(register|unregister)")
             .allowlist_function("rte_socket_id")
