@@ -8,6 +8,23 @@
 //!     [--exception-iface NAME] [--stats-file PATH] [--neighbours N] [--busy-poll]
 //!     -- EAL-ARGS...
 //! ```
+//!
+//! - `--flow-table`: the control plane's table file, mapped read-only; waited for (every
+//!   100 ms) if it does not exist yet. The mapping outlives the control plane.
+//! - `--port`: the NIC's DPDK port id (default 0), probed from the EAL arguments
+//!   (`-a PCI` for a bound NIC, `--vdev=net_tap0,iface=X` without one).
+//! - `--workers`: one worker thread per listed CPU, pinned, each owning rx/tx queue q of
+//!   the NIC (RSS spreads flows) and of the TAP (default: the last CPU we may use).
+//! - `--exception-iface`: the TAP's kernel name (default `rbx0`).
+//! - `--stats-file`: JSON counters per worker and in total, rewritten once a second.
+//! - `--neighbours`: next-hop MAC cache slots per worker.
+//! - `--busy-poll`: never sleep when idle (otherwise 50 µs naps after ~1000 empty polls).
+//!
+//! EAL needs root (or the capabilities DPDK documents), and memory: 2 MB hugepages
+//! (`scripts/hugepages.sh`; about 40 MB per worker for the mbuf pool plus EAL's own) or
+//! `--no-huge -m 512`. Drivers load from Debian's plugin directory by themselves (EAL
+//! does so when linked as shared libraries, as here); `-d` adds others. SIGINT/SIGTERM
+//! stop the workers, close both ports and exit 0.
 #![forbid(unsafe_code)]
 
 use std::io::IsTerminal;
@@ -59,7 +76,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Args> {
     let mut workers = Vec::new();
     let mut exception_iface = "rbx0".to_owned();
     let mut stats_file = None;
-    let mut neighbours = 4096;
+    let mut neighbours = dataplane::frame::DEFAULT_NEIGHBOUR_CAPACITY;
     let mut busy_poll = false;
     let mut eal = Vec::new();
     while let Some(arg) = it.next() {
