@@ -47,6 +47,9 @@ pub struct NeighbourTable {
     slots: Box<[Slot]>,
     seed: u64,
     len: usize,
+    /// The last learn's key, MAC and second: learning it again changes nothing, and
+    /// bursts from one source are the common case.
+    last: ([u8; 16], Mac, u64),
 }
 
 /// The table key, or `None` for an address that is never a neighbour's own: unspecified,
@@ -75,6 +78,8 @@ impl NeighbourTable {
             slots: vec![Slot::default(); n].into_boxed_slice(),
             seed: RandomState::new().hash_one(0x6e65_6967_6862_6f75_u64),
             len: 0,
+            // `::` is never a key, so this matches no learn.
+            last: ([0; 16], [0; 6], 0),
         }
     }
 
@@ -119,6 +124,10 @@ impl NeighbourTable {
             return false;
         }
         let seen = now.as_secs();
+        if self.last == (k, mac, seen) {
+            return true;
+        }
+        self.last = (k, mac, seen);
         let mask = self.slots.len() - 1;
         let home = self.home(&k);
         let mut victim = home;
