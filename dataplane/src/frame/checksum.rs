@@ -47,6 +47,13 @@ pub fn combine(parts: &[u16]) -> u16 {
     fold(parts.iter().map(|&p| u64::from(p)).sum())
 }
 
+/// Ones'-complement sum of 32-bit numbers (each standing for its two big-endian 16-bit
+/// halves: 2^16 ≡ 1 modulo 0xffff), folded.
+#[inline]
+pub fn combine32(words: &[u32]) -> u16 {
+    fold(words.iter().map(|&w| u64::from(w)).sum())
+}
+
 /// The folded sum of the UDP pseudo-header (RFC 768; RFC 8200 §8.1 for IPv6) for a UDP
 /// length `udp_len`. `src` and `dst` must be of one family.
 #[inline]
