@@ -6,7 +6,7 @@
 //! The media policy is the same code the sockets path runs (`crate::policy`): this module
 //! only turns a frame into (local address, source address, UDP payload) for it, and a
 //! Forward verdict into a rewritten frame. What is not media for us goes to the kernel
-//! unchanged (see [`parse`] for exactly what, and what is dropped as malformed):
+//! unchanged (see [`parse`](mod@parse) for exactly what, and what is dropped as malformed):
 //!
 //! | frame | verdict | counted in [`WorkerCounters`] |
 //! |---|---|---|
@@ -24,8 +24,11 @@
 //! Punted frames are not counted on their entry: the control plane relays and counts
 //! them.
 //!
-//! Per frame: no allocation, lock, syscall or panic. The neighbour table
-//! ([`neighbour`]) is learned from received frames by each worker for itself.
+//! Per frame: no allocation, lock, syscall or panic. Each worker learns its neighbour
+//! table ([`neighbour`]) from the frames it receives; a backend with several queues
+//! passes what one worker learns to the others ([`FrameProcessor::drain_learned`],
+//! [`FrameProcessor::learn_neighbour`]), since RSS sends a peer's frames and the forwards
+//! to it to different workers.
 
 pub mod arp;
 pub mod checksum;
@@ -152,15 +155,24 @@ impl FrameProcessor {
         &self.neighbours
     }
 
-    /// Adds a neighbour learned elsewhere (e.g. the kernel's neighbour table at start-up,
-    /// so the first packets to known peers need not go through the kernel).
+    /// Adds a neighbour learned elsewhere: from another worker's
+    /// [`drain_learned`](Self::drain_learned), or from the kernel's neighbour table at
+    /// start-up so the first packets to known peers need not go through the kernel.
     pub fn learn_neighbour(&mut self, ip: IpAddr, mac: Mac, now: Duration) -> bool {
-        mac != self.mac && self.neighbours.learn(ip, mac, now)
+        mac != self.mac && self.neighbours.insert(ip, mac, now)
+    }
+
+    /// Neighbours this worker learned or saw change since the last call, for the backend
+    /// to pass to its other workers' [`learn_neighbour`](Self::learn_neighbour): with
+    /// several queues, the frames that teach a peer's MAC and the forwards that need it
+    /// usually reach different workers. Call between batches (e.g. once per batch).
+    pub fn drain_learned(&mut self) -> impl Iterator<Item = (IpAddr, Mac)> + '_ {
+        self.neighbours.drain_changes()
     }
 
     /// Gives every frame a verdict (rewriting forwarded ones in place, updating off/len),
     /// counts into `counters` and into the table's per-entry counters like
-    /// [`crate::process`] does. `now` is CLOCK_MONOTONIC, stamped once per batch.
+    /// [`crate::process()`] does. `now` is CLOCK_MONOTONIC, stamped once per batch.
     pub fn process(
         &mut self,
         frames: &mut [Frame<'_>],
@@ -499,6 +511,26 @@ mod tests {
         assert_eq!(v, FrameVerdict::Transmit);
         assert_eq!(check(&tx).dst_mac, NEXT_HOP_MAC);
         assert_eq!(entry(&w).packets, 1);
+    }
+
+    #[test]
+    fn workers_share_what_they_learn() {
+        let (t, _w) = setup(action());
+        let (mut learner, mut forwarder) = (processor(), processor());
+        let dst_ip: IpAddr = sa(FWD_DST).ip();
+        let IpAddr::V4(dst4) = dst_ip else {
+            unreachable!()
+        };
+        run(&mut learner, &t, arp_reply(NEXT_HOP_MAC, dst4));
+        let learned: Vec<_> = learner.drain_learned().collect();
+        assert!(learned.contains(&(dst_ip, NEXT_HOP_MAC)));
+        for (ip, mac) in learned {
+            forwarder.learn_neighbour(ip, mac, NOW);
+        }
+        let (v, _, _) = run(&mut forwarder, &t, udp_to_us(PEER, LOCAL, &RTP));
+        assert_eq!(v, FrameVerdict::Transmit);
+        // What was handed over is not handed on again.
+        assert!(!forwarder.drain_learned().any(|(ip, _)| ip == dst_ip));
     }
 
     #[test]

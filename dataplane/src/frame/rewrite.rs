@@ -8,7 +8,7 @@
 //! payload (Ethernet padding) are not part of the outgoing frame.
 //!
 //! Checksums are computed in full from the new headers plus the payload's sum that
-//! [`super::parse`] kept from verifying the received checksum, so a rewrite never reads
+//! [`super::parse()`] kept from verifying the received checksum, so a rewrite never reads
 //! the payload, costs the same for every payload length, and works across address
 //! families and for received IPv4 datagrams without a checksum, where an incremental
 //! update (RFC 1624) from the old checksum could not.
