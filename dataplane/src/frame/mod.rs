@@ -14,6 +14,7 @@
 //! | UDP with no flow entry, STUN/DTLS, source mismatch with policy Punt | Kernel | `punted` |
 //! | forward whose next hop's MAC is unknown | Kernel | `punted`, `no_neighbour` |
 //! | IPv4→IPv6 forward without 20 bytes of headroom | Kernel | `punted`, `no_headroom` |
+//! | forward longer than the MTU (IPv4→IPv6 adds 20 bytes) | Kernel | `punted`, `over_mtu` |
 //! | forward | Transmit (rewritten) | `forwarded` |
 //! | blackhole, strict source mismatch | Drop | `dropped_policy` |
 //! | broken header or checksum; RTP/RTCP-port garbage | Drop(Malformed) | `dropped_malformed` (`checksum_errors`) |
@@ -109,6 +110,9 @@ pub const DEFAULT_NEIGHBOUR_CAPACITY: usize = 1 << 16;
 /// (`net.ipv4.ip_default_ttl`, `net.ipv6.conf.*.hop_limit`), as the kernel path would send.
 pub const HOP_LIMIT: u8 = 64;
 
+/// The Ethernet MTU (RFC 894), until [`FrameProcessor::set_mtu`] says otherwise.
+pub const DEFAULT_MTU: usize = 1500;
+
 /// Per-port settings of the frame path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameConfig {
@@ -123,6 +127,7 @@ pub struct FrameConfig {
 pub struct FrameProcessor {
     mac: Mac,
     neighbours: NeighbourTable,
+    mtu: usize,
 }
 
 /// What became of one frame, finer than its verdict (for the counters).
@@ -142,7 +147,15 @@ impl FrameProcessor {
         FrameProcessor {
             mac: cfg.mac,
             neighbours: NeighbourTable::new(cfg.neighbour_capacity),
+            mtu: DEFAULT_MTU,
         }
+    }
+
+    /// The port's MTU (largest IP packet sent), [`DEFAULT_MTU`] unless set. A forward
+    /// whose IP packet would be longer (IPv4 in, IPv6 out adds 20 bytes) goes to the
+    /// control plane instead, whose kernel socket fragments it.
+    pub fn set_mtu(&mut self, mtu: usize) {
+        self.mtu = mtu;
     }
 
     /// The port's MAC.
@@ -295,16 +308,23 @@ impl FrameProcessor {
             tos,
             hop_limit: HOP_LIMIT,
         };
+        let ip_len = out.header_len() - ethernet::header_len(rx.vlan_tci) + rx.payload_len;
+        if ip_len > self.mtu {
+            counters.over_mtu += 1;
+            return Outcome::Punt;
+        }
         match rewrite(f.buf, f.off, rx, &out) {
             Ok((off, len)) => {
                 f.off = off;
                 f.len = len;
                 Outcome::Transmit
             }
-            Err(_) => {
-                // Headroom is a property of the backend's buffers, the only error a table
-                // action (same-family src/dst, enforced by the writer) can meet here.
-                counters.no_headroom += 1;
+            Err(e) => {
+                // The table's writer refuses mixed families, and the MTU check bounds the
+                // length, so headroom is what is left to lack.
+                if matches!(e, FrameError::Headroom { .. }) {
+                    counters.no_headroom += 1;
+                }
                 Outcome::Punt
             }
         }
@@ -481,6 +501,32 @@ mod tests {
             (v[0], &tx[0], c.punted, c.no_headroom),
             (FrameVerdict::Kernel, &rx4, 1, 1)
         );
+    }
+
+    #[test]
+    fn forwards_over_the_mtu_go_to_the_control_plane() {
+        let (t, mut w) = setup(action());
+        let mut p = processor_with_neighbour("[2001:db8:1::7]:6000");
+        // 1472 bytes of UDP payload: a full 1500-byte IPv4 packet, 1520 as IPv6
+        let mut rtp = vec![0u8; 1472];
+        rtp[..RTP.len()].copy_from_slice(&RTP);
+        let rx = udp_to_us(PEER, LOCAL, &rtp);
+        w.upsert(
+            FlowKey::new(sa(LOCAL)),
+            &FlowAction {
+                dst: sa("[2001:db8:1::7]:6000"),
+                src: sa("[2001:db8::1]:30002"),
+                ..action()
+            },
+        )
+        .unwrap();
+        let (v, tx, c) = run(&mut p, &t, rx.clone());
+        assert_eq!(
+            (v, &tx, c.punted, c.over_mtu),
+            (FrameVerdict::Kernel, &rx, 1, 1)
+        );
+        p.set_mtu(1520);
+        assert_eq!(run(&mut p, &t, rx).0, FrameVerdict::Transmit);
     }
 
     #[test]

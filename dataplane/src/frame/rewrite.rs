@@ -82,7 +82,7 @@ impl UdpFrameRepr {
             .len()
             .saturating_sub(payload_off)
             .min(usize::from(u16::MAX) - udp::HEADER_LEN - ip_overhead);
-        if payload_len > have {
+        if payload_off > buf.len() || payload_len > have {
             return Err(FrameError::Length {
                 layer: Layer::Udp,
                 field: payload_len,
@@ -302,6 +302,23 @@ mod tests {
                 expected(&out, &RTP)
             );
         }
+    }
+
+    #[test]
+    fn payload_outside_the_buffer_is_refused() {
+        let out = repr("192.0.2.1:30002", "198.51.100.7:6000", None);
+        let mut buf = [0u8; 100];
+        for (off, len) in [(101, 0), (90, 11), (usize::MAX, 0)] {
+            assert!(matches!(
+                out.emit_headers(&mut buf, off, len, 0),
+                Err(FrameError::Length { .. })
+            ));
+        }
+        assert_eq!(buf, [0; 100]);
+        // an IPv4 total length past 65535
+        let mut big = vec![0u8; 70_000];
+        assert!(out.emit_headers(&mut big, 100, 65_508, 0).is_err());
+        assert!(out.emit_headers(&mut big, 100, 65_507, 0).is_ok());
     }
 
     #[test]
