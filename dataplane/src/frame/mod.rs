@@ -369,6 +369,17 @@ mod tests {
         }
     }
 
+    const FWD_DST6: &str = "[2001:db8:1::7]:6000";
+
+    /// The flow forwarding what arrives over IPv4 to an IPv6 peer.
+    fn to_ipv6() -> FlowAction {
+        FlowAction {
+            dst: sa(FWD_DST6),
+            src: sa("[2001:db8::1]:30002"),
+            ..action()
+        }
+    }
+
     fn setup(a: FlowAction) -> (FlowTable, TableWriter) {
         let t = FlowTable::create(16).unwrap();
         let mut w = t.writer().unwrap();
@@ -472,17 +483,9 @@ mod tests {
             },
         )
         .unwrap();
-        w.upsert(
-            FlowKey::new(sa(LOCAL)),
-            &FlowAction {
-                dst: sa("[2001:db8:1::7]:6000"),
-                src: sa("[2001:db8::1]:30002"),
-                ..action()
-            },
-        )
-        .unwrap();
+        w.upsert(FlowKey::new(sa(LOCAL)), &to_ipv6()).unwrap();
         let mut p = processor_with_neighbour(FWD_DST);
-        p.learn_neighbour(sa("[2001:db8:1::7]:0").ip(), NEXT_HOP_MAC, NOW);
+        p.learn_neighbour(sa(FWD_DST6).ip(), NEXT_HOP_MAC, NOW);
         let rx6 = udp_to_us("[2001:db8::2]:5004", local6, &RTP);
         let rx4 = udp_to_us(PEER, LOCAL, &RTP);
         let (v, tx, _) = run_batch(&mut p, &t, &[rx6.clone(), rx4.clone()], HEADROOM);
@@ -493,7 +496,7 @@ mod tests {
         );
         assert_eq!(
             (check(&tx[1]).dst, tx[1].len()),
-            (sa("[2001:db8:1::7]:6000"), rx4.len() + 20)
+            (sa(FWD_DST6), rx4.len() + 20)
         );
         // without room for the longer header the control plane relays it
         let (v, tx, c) = run_batch(&mut p, &t, std::slice::from_ref(&rx4), 10);
@@ -505,21 +508,12 @@ mod tests {
 
     #[test]
     fn forwards_over_the_mtu_go_to_the_control_plane() {
-        let (t, mut w) = setup(action());
-        let mut p = processor_with_neighbour("[2001:db8:1::7]:6000");
+        let (t, _w) = setup(to_ipv6());
+        let mut p = processor_with_neighbour(FWD_DST6);
         // 1472 bytes of UDP payload: a full 1500-byte IPv4 packet, 1520 as IPv6
         let mut rtp = vec![0u8; 1472];
         rtp[..RTP.len()].copy_from_slice(&RTP);
         let rx = udp_to_us(PEER, LOCAL, &rtp);
-        w.upsert(
-            FlowKey::new(sa(LOCAL)),
-            &FlowAction {
-                dst: sa("[2001:db8:1::7]:6000"),
-                src: sa("[2001:db8::1]:30002"),
-                ..action()
-            },
-        )
-        .unwrap();
         let (v, tx, c) = run(&mut p, &t, rx.clone());
         assert_eq!(
             (v, &tx, c.punted, c.over_mtu),
