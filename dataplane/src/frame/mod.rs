@@ -2,6 +2,9 @@
 //! frames in buffers with headroom, given verdicts in a batch, forwarded ones rewritten in
 //! place. Sans-IO: no DPDK or XDP type appears here; a backend wraps its mbufs or UMEM
 //! chunks in [`Frame`]s, calls [`FrameProcessor::process`] and acts on each verdict.
+//! A frame is one contiguous buffer: a backend hands multi-segment frames to the kernel
+//! itself, and re-inserts a VLAN tag its NIC stripped (the rewrite keeps the tag that is
+//! in the frame, none if stripped).
 //!
 //! The media policy is the same code the sockets path runs (`crate::policy`): this module
 //! only turns a frame into (local address, source address, UDP payload) for it, and a
@@ -68,6 +71,7 @@ pub struct Frame<'a> {
     pub off: usize,
     /// Frame length.
     pub len: usize,
+    /// Pending until [`FrameProcessor::process`] sets it.
     pub verdict: FrameVerdict,
 }
 
@@ -93,13 +97,17 @@ impl<'a> Frame<'a> {
     }
 }
 
+/// What the backend does with a frame after [`FrameProcessor::process`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FrameVerdict {
+    /// Not processed yet.
     Pending,
     /// Rewritten in place: send buf[off..off+len] out of the port it came in on.
     Transmit,
-    /// Not ours: hand the frame unchanged to the kernel (exception TAP / XDP_PASS).
+    /// Not ours: hand the frame unchanged to the kernel (exception TAP / XDP_PASS). Media
+    /// among these (punted) reach the control plane through its kernel sockets.
     Kernel,
+    /// Free the buffer.
     Drop(DropReason),
 }
 
