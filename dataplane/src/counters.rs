@@ -45,17 +45,18 @@ macro_rules! worker_counters {
 }
 
 worker_counters! {
-    /// Datagrams received.
+    /// Datagrams (frames) received.
     rx_packets,
-    /// Bytes of those datagrams (UDP payload).
+    /// Bytes of those: UDP payload on the sockets path, Ethernet frames on the frame path.
     rx_bytes,
-    /// Datagrams given a Forward verdict.
+    /// Datagrams given a Forward verdict (frames transmitted).
     forwarded,
-    /// Bytes of those.
+    /// Bytes of those (on the frame path, of the rewritten frames).
     forwarded_bytes,
-    /// Datagrams handed to the control plane.
+    /// Datagrams handed to the control plane (on the frame path, through the kernel).
     punted,
-    /// Dropped: not RTP/RTCP/STUN/DTLS, too short, or truncated on receive.
+    /// Dropped: not RTP/RTCP/STUN/DTLS, too short, or truncated on receive; on the frame
+    /// path also broken Ethernet/IP/UDP headers and checksums.
     dropped_malformed,
     /// Dropped by flow policy: blackhole or strict source mismatch.
     dropped_policy,
@@ -64,6 +65,21 @@ worker_counters! {
     tx_dropped,
     /// Batches processed.
     batches,
+    /// Frame path: frames that are not media for us (ARP, ND, ICMP, TCP, IP fragments,
+    /// UDP to another MAC, other ethertypes), handed to the kernel unchanged.
+    to_kernel,
+    /// Frame path: dropped for a bad IPv4 header or UDP checksum (also in
+    /// `dropped_malformed`).
+    checksum_errors,
+    /// Frame path: forwards handed to the control plane (also in `punted`) because the
+    /// next hop's MAC is not learned yet.
+    no_neighbour,
+    /// Frame path: forwards handed to the control plane (also in `punted`) because the
+    /// buffer's headroom is too small for the longer outgoing headers.
+    no_headroom,
+    /// Frame path: forwards handed to the control plane (also in `punted`) because the
+    /// outgoing IP packet would exceed the port's MTU (the kernel fragments).
+    over_mtu,
 }
 
 impl WorkerCounters {

@@ -1,145 +1,45 @@
-//! The one packet function. Every backend fills a [`Batch`], calls [`process`], then
-//! flushes packets by verdict; so the UDP tests exercise the code DPDK and AF_XDP run.
+//! The sockets path's packet function. The sockets backend fills a [`Batch`] of UDP
+//! payloads, calls [`process`], then flushes packets by verdict. The flow policy itself
+//! lives in the private `policy` module, shared with the frame path ([`crate::frame`]) that DPDK and
+//! AF_XDP run, so the UDP tests exercise the same decisions.
 //!
-//! Per packet there is no allocation, lock, syscall, log line or panic: a table lookup
-//! (lock-free, seqlocked copy), a first-byte classification and a few comparisons.
-//! Per-entry counters are accumulated across consecutive packets of one flow and added to
-//! the shared table once per run (once per batch for `recvmmsg` batches, which come from
-//! one socket, hence one flow key).
+//! Per packet there is no allocation, lock, syscall, log line or panic. Per-entry
+//! counters are added to the table once per run of one entry's packets (once per batch
+//! for `recvmmsg` batches, which come from one socket, hence one flow key).
 
-use core::time::Duration;
-use std::net::SocketAddr;
+use shared_tables::TableReader;
 
-use shared_tables::{
-    EntryId, FlowAction, FlowKey, SrcMismatch, TableReader, FLOW_BLACKHOLE, FLOW_RTCP,
-};
-
-use crate::batch::{Batch, DropReason, Verdict};
-use crate::classify::{classify, PacketClass};
+use crate::batch::Batch;
 use crate::counters::WorkerCounters;
-
-/// Counts for one entry, flushed to the table when the run of its packets ends.
-struct Pending {
-    id: EntryId,
-    packets: u64,
-    bytes: u64,
-    errors: u64,
-}
-
-impl Pending {
-    #[inline]
-    fn flush(self, table: &TableReader, now: Duration) {
-        table.record(self.id, self.packets, self.bytes, self.errors, now);
-    }
-}
-
-/// What one packet does to its entry's counters.
-enum EntryCount {
-    None,
-    Packet,
-    Error,
-}
+use crate::policy::BatchPolicy;
 
 /// Gives every packet in `batch` a verdict, counts it in `counters`, and adds per-entry
 /// counts (packets/bytes/last_packet for forwarded and blackholed packets, errors for
 /// malformed and source-mismatch drops) to the table.
 pub fn process(batch: &mut Batch, table: &TableReader, counters: &mut WorkerCounters) {
-    let now = batch.now();
-    // Consecutive packets usually share a flow key (a recvmmsg batch is one socket), so
-    // the last lookup is reused; the action may thus be up to one batch stale, which is
-    // no different from the packet having arrived a moment earlier.
-    let mut last: Option<(SocketAddr, Option<(EntryId, FlowAction)>)> = None;
-    let mut pending: Option<Pending> = None;
-
+    let mut policy = BatchPolicy::new(table, batch.now());
     for pkt in batch.packets_mut() {
-        let local = pkt.local();
-        let found = match &mut last {
-            Some((l, found)) if *l == local => &*found,
-            slot => &slot.insert((local, table.lookup(&FlowKey::new(local)))).1,
-        };
-        let (verdict, count) = match found {
-            None => (Verdict::Punt, None),
-            Some((id, action)) => {
-                let (v, c) = decide(pkt.data(), pkt.truncated(), pkt.src(), action);
-                (v, Some((*id, c)))
-            }
-        };
-        pkt.set_verdict(verdict);
-        counters.record(&verdict, pkt.len());
-
-        let Some((id, count)) = count else { continue };
-        let (packets, bytes, errors) = match count {
-            EntryCount::None => continue,
-            EntryCount::Packet => (1, pkt.len() as u64, 0),
-            EntryCount::Error => (0, 0, 1),
-        };
-        match &mut pending {
-            Some(p) if p.id == id => {
-                p.packets += packets;
-                p.bytes += bytes;
-                p.errors += errors;
-            }
-            _ => {
-                let next = Pending {
-                    id,
-                    packets,
-                    bytes,
-                    errors,
-                };
-                if let Some(prev) = pending.replace(next) {
-                    prev.flush(table, now);
-                }
-            }
+        let d = policy.decide(pkt.local(), pkt.src(), pkt.data(), pkt.truncated());
+        pkt.set_verdict(d.verdict);
+        counters.record(&d.verdict, pkt.len());
+        if let Some((id, count)) = d.entry {
+            policy.count(id, count, pkt.len());
         }
     }
-    if let Some(p) = pending {
-        p.flush(table, now);
-    }
+    policy.finish();
     counters.batches += 1;
-}
-
-/// The verdict for a packet of a known flow (RFC 7983 demux, then the flow's policy).
-#[inline]
-fn decide(
-    data: &[u8],
-    truncated: bool,
-    src: SocketAddr,
-    action: &FlowAction,
-) -> (Verdict, EntryCount) {
-    // Blackholed flows still count traffic so the control plane's media timeout sees a
-    // live (held) stream.
-    if action.flags & FLOW_BLACKHOLE != 0 {
-        return (Verdict::Drop(DropReason::Blackhole), EntryCount::Packet);
-    }
-    if truncated {
-        return (Verdict::Drop(DropReason::Malformed), EntryCount::Error);
-    }
-    match classify(data, action.flags & FLOW_RTCP != 0) {
-        PacketClass::Stun | PacketClass::Dtls => return (Verdict::Punt, EntryCount::None),
-        PacketClass::Truncated | PacketClass::Other => {
-            return (Verdict::Drop(DropReason::Malformed), EntryCount::Error)
-        }
-        PacketClass::Rtp | PacketClass::Rtcp => {}
-    }
-    let forward = Verdict::Forward {
-        dst: action.dst,
-        src: action.src,
-        tos: action.tos,
-    };
-    match action.expected_src {
-        Some(expected) if expected != src => match action.src_mismatch {
-            SrcMismatch::Forward => (forward, EntryCount::Packet),
-            SrcMismatch::Punt => (Verdict::Punt, EntryCount::None),
-            SrcMismatch::Drop => (Verdict::Drop(DropReason::SourceMismatch), EntryCount::Error),
-        },
-        _ => (forward, EntryCount::Packet),
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use shared_tables::{FlowCounters, FlowTable, TableWriter};
+    use crate::batch::{DropReason, Verdict};
+    use core::time::Duration;
+    use shared_tables::{
+        FlowAction, FlowCounters, FlowKey, FlowTable, SrcMismatch, TableWriter, FLOW_BLACKHOLE,
+        FLOW_RTCP,
+    };
+    use std::net::SocketAddr;
 
     const RTP: [u8; 12] = [0x80, 0x00, 0, 1, 0, 0, 0, 160, 1, 2, 3, 4];
     const RTCP_RR: [u8; 8] = [0x80, 201, 0, 1, 1, 2, 3, 4];
