@@ -3,6 +3,8 @@
 //! A backend only moves packets between the wire and a [`crate::Batch`]; policy is in
 //! [`crate::process`].
 
+#[cfg(feature = "dpdk")]
+pub mod dpdk;
 pub mod udp;
 
 use core::time::Duration;
