@@ -23,7 +23,7 @@ TABLE_ENTRIES=${TABLE_ENTRIES:-$FLOWS}
 WARMUP=2
 
 [ "$(id -u)" -eq 0 ] || { echo "bench-dpdk.sh: needs root (EAL, hugepages)" >&2; exit 1; }
-command -v dpdk-testpmd >/dev/null || { echo "bench-dpdk.sh: dpdk-testpmd missing (apt-get install dpdk)" >&2; exit 1; }
+command -v dpdk-testpmd >/dev/null || { echo "bench-dpdk.sh: dpdk-testpmd missing (apt-get install dpdk-dev)" >&2; exit 1; }
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 cargo build -q --release -p dataplane --features dpdk --bin rtpbolt-dataplane --example flow_table_fill

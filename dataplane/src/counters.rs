@@ -77,6 +77,9 @@ worker_counters! {
     /// Frame path: forwards handed to the control plane (also in `punted`) because the
     /// buffer's headroom is too small for the longer outgoing headers.
     no_headroom,
+    /// Frame path: forwards handed to the control plane (also in `punted`) because the
+    /// outgoing IP packet would exceed the port's MTU (the kernel fragments).
+    over_mtu,
 }
 
 impl WorkerCounters {

@@ -2,7 +2,7 @@
 //!
 //! - The flow-table policy (blackhole, RFC 7983 demux, expected-source check, per-entry
 //!   counting) lives in one place, the private `policy` module. Two packet functions
-//!   apply it to a batch: [`process`] over a [`Batch`] of UDP payloads (sockets backend)
+//!   apply it to a batch: [`process()`] over a [`Batch`] of UDP payloads (sockets backend)
 //!   and [`frame::FrameProcessor::process`] over raw Ethernet frames (DPDK, AF_XDP).
 //! - Backends only fill and flush batches: [`SocketsBackend`] (plain UDP sockets with
 //!   `recvmmsg`/`sendmmsg`, the default). DPDK and AF_XDP backends call the frame path.

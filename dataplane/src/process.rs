@@ -1,6 +1,6 @@
 //! The sockets path's packet function. The sockets backend fills a [`Batch`] of UDP
 //! payloads, calls [`process`], then flushes packets by verdict. The flow policy itself
-//! lives in [`crate::policy`], shared with the frame path ([`crate::frame`]) that DPDK and
+//! lives in the private `policy` module, shared with the frame path ([`crate::frame`]) that DPDK and
 //! AF_XDP run, so the UDP tests exercise the same decisions.
 //!
 //! Per packet there is no allocation, lock, syscall, log line or panic. Per-entry

@@ -15,10 +15,14 @@ pub struct NgClient {
 
 impl NgClient {
     pub fn new(server: SocketAddr) -> NgClient {
-        let bind = if server.is_ipv4() {
-            "127.0.0.1:0"
-        } else {
-            "[::1]:0"
+        // Loopback servers get a loopback client (the tests' usual case);
+        // one behind an interface (a netns, a TAP) gets whatever source the
+        // route picks.
+        let bind = match (server.is_ipv4(), server.ip().is_loopback()) {
+            (true, true) => "127.0.0.1:0",
+            (true, false) => "0.0.0.0:0",
+            (false, true) => "[::1]:0",
+            (false, false) => "[::]:0",
         };
         let sock = UdpSocket::bind(bind).expect("bind ng client");
         NgClient { sock, server }

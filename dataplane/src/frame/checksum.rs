@@ -47,24 +47,42 @@ pub fn combine(parts: &[u16]) -> u16 {
     fold(parts.iter().map(|&p| u64::from(p)).sum())
 }
 
+/// Ones'-complement sum of 32-bit numbers (each standing for its two big-endian 16-bit
+/// halves: 2^16 ≡ 1 modulo 0xffff), folded.
+#[inline]
+pub fn combine32(words: &[u32]) -> u16 {
+    fold(words.iter().map(|&w| u64::from(w)).sum())
+}
+
 /// The folded sum of the UDP pseudo-header (RFC 768; RFC 8200 §8.1 for IPv6) for a UDP
 /// length `udp_len`. `src` and `dst` must be of one family.
 #[inline]
 pub fn pseudo_header(src: IpAddr, dst: IpAddr, udp_len: u16) -> u16 {
+    // Addresses are added as 32-bit numbers: 2^16 ≡ 1 modulo 0xffff, so a 32-bit word
+    // folds to the sum of its two 16-bit halves.
     let addrs = match (src, dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => u64::from(sum(&s.octets())) + u64::from(sum(&d.octets())),
-        (s, d) => u64::from(sum(&v6_octets(s))) + u64::from(sum(&v6_octets(d))),
+        (IpAddr::V4(s), IpAddr::V4(d)) => u64::from(s.to_bits()) + u64::from(d.to_bits()),
+        (s, d) => words(v6_bits(s)) + words(v6_bits(d)),
     };
     // The IPv6 pseudo-header's 32-bit length and next-header fields sum to the same
     // words as IPv4's zero/protocol/length for lengths below 64 KiB.
     fold(addrs + u64::from(PROTO_UDP) + u64::from(udp_len))
 }
 
+/// The four 32-bit words of an IPv6 address, added.
 #[inline]
-fn v6_octets(ip: IpAddr) -> [u8; 16] {
+fn words(v: u128) -> u64 {
+    u64::from(v as u32)
+        + u64::from((v >> 32) as u32)
+        + u64::from((v >> 64) as u32)
+        + u64::from((v >> 96) as u32)
+}
+
+#[inline]
+fn v6_bits(ip: IpAddr) -> u128 {
     match ip {
-        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
-        IpAddr::V6(v6) => v6.octets(),
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().to_bits(),
+        IpAddr::V6(v6) => v6.to_bits(),
     }
 }
 
@@ -120,6 +138,25 @@ mod tests {
         assert_eq!(sum(&[0xab]), 0xab00);
         assert_eq!(sum(&[0x12, 0x34, 0x56]), 0x1234 + 0x5600);
         assert_eq!(sum(&[]), 0);
+    }
+
+    #[test]
+    fn pseudo_header_is_the_sum_of_its_words() {
+        let (s4, d4) = ([192, 0, 2, 1], [198, 51, 100, 7]);
+        let mut v4 = [0u8; 12];
+        v4[..4].copy_from_slice(&s4);
+        v4[4..8].copy_from_slice(&d4);
+        v4[9] = PROTO_UDP;
+        v4[10..].copy_from_slice(&300u16.to_be_bytes());
+        assert_eq!(pseudo_header(s4.into(), d4.into(), 300), reference(&v4));
+        let s6: std::net::Ipv6Addr = "2001:db8::ffff:1".parse().unwrap();
+        let d6: std::net::Ipv6Addr = "fe80::1:2:3:4".parse().unwrap();
+        let mut v6 = [0u8; 40];
+        v6[..16].copy_from_slice(&s6.octets());
+        v6[16..32].copy_from_slice(&d6.octets());
+        v6[34..36].copy_from_slice(&300u16.to_be_bytes());
+        v6[39] = PROTO_UDP;
+        assert_eq!(pseudo_header(s6.into(), d6.into(), 300), reference(&v6));
     }
 
     #[test]

@@ -158,10 +158,11 @@ impl<B: AsRef<[u8]>> Ipv4Packet<B> {
 
 /// Writes an option-less IPv4 header for `payload_len` bytes of `protocol` at the start of
 /// `buf`: DF set and identification 0 (RFC 6864 §4.1: atomic datagrams need no unique
-/// ID), checksum filled in. `None` if the total length exceeds 65535.
+/// ID), checksum filled in.
 ///
 /// # Panics
-/// If `buf` is shorter than [`HEADER_LEN`].
+/// If `buf` is shorter than [`HEADER_LEN`]. The caller keeps `payload_len` within
+/// 65515 (the total length field); beyond it the field wraps.
 #[inline]
 pub fn emit(
     buf: &mut [u8],
@@ -170,9 +171,10 @@ pub fn emit(
     tos: u8,
     ttl: u8,
     protocol: u8,
-    payload_len: usize,
-) -> Option<()> {
-    let total = u16::try_from(HEADER_LEN + payload_len).ok()?;
+    payload_len: u16,
+) {
+    debug_assert!(usize::from(payload_len) + HEADER_LEN <= usize::from(u16::MAX));
+    let total = payload_len.wrapping_add(HEADER_LEN as u16);
     let h = &mut buf[..HEADER_LEN];
     h[field::VER_IHL] = 0x45;
     h[field::TOS] = tos;
@@ -181,12 +183,19 @@ pub fn emit(
     h[field::FLG_OFF].copy_from_slice(&FLAG_DF.to_be_bytes());
     h[field::TTL] = ttl;
     h[field::PROTOCOL] = protocol;
-    h[field::CHECKSUM].copy_from_slice(&[0, 0]);
     h[field::SRC].copy_from_slice(&src.octets());
     h[field::DST].copy_from_slice(&dst.octets());
-    let c = checksum::finish(checksum::sum(h));
-    h[field::CHECKSUM].copy_from_slice(&c.to_be_bytes());
-    Some(())
+    // The fixed words as numbers: version/IHL/TOS, length, (ident 0), flags, TTL/protocol;
+    // addresses as 32-bit words (see `checksum::pseudo_header`).
+    let sum = checksum::combine32(&[
+        0x4500 | u32::from(tos),
+        u32::from(total),
+        u32::from(FLAG_DF),
+        u32::from(ttl) << 8 | u32::from(protocol),
+        src.to_bits(),
+        dst.to_bits(),
+    ]);
+    h[field::CHECKSUM].copy_from_slice(&checksum::finish(sum).to_be_bytes());
 }
 
 #[cfg(test)]
@@ -227,9 +236,15 @@ mod tests {
             Ipv4Addr::new(192, 168, 0, 1),
             Ipv4Addr::new(192, 168, 0, 199),
         );
-        emit(&mut b, src, dst, 0, 64, 17, 95).unwrap();
+        emit(&mut b, src, dst, 0, 64, 17, 95);
         assert_eq!(b, HEADER);
-        assert_eq!(emit(&mut b, src, dst, 0, 64, 17, 65_516), None);
+        for tos in [0, 0xb8, 0xff] {
+            emit(&mut b, src, dst, tos, 1, 6, 65_000);
+            assert!(Ipv4Packet::new_checked(&b[..]).is_err(), "total > buffer");
+            let mut p = b.to_vec();
+            p.resize(65_020, 0);
+            assert!(Ipv4Packet::new_checked(&p[..]).unwrap().verify_checksum());
+        }
     }
 
     #[test]

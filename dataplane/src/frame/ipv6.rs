@@ -115,7 +115,7 @@ impl<B: AsRef<[u8]>> Ipv6Packet<B> {
 }
 
 /// Writes an IPv6 header for `payload_len` bytes of `next_header` at the start of `buf`,
-/// flow label 0. `None` if the payload exceeds 65535 bytes (a jumbogram).
+/// flow label 0.
 ///
 /// # Panics
 /// If `buf` is shorter than [`HEADER_LEN`].
@@ -127,18 +127,16 @@ pub fn emit(
     traffic_class: u8,
     hop_limit: u8,
     next_header: u8,
-    payload_len: usize,
-) -> Option<()> {
-    let len = u16::try_from(payload_len).ok()?;
+    payload_len: u16,
+) {
     let h = &mut buf[..HEADER_LEN];
     let word0 = 6u32 << 28 | u32::from(traffic_class) << 20;
     h[field::VER_TC_FLOW].copy_from_slice(&word0.to_be_bytes());
-    h[field::LENGTH].copy_from_slice(&len.to_be_bytes());
+    h[field::LENGTH].copy_from_slice(&payload_len.to_be_bytes());
     h[field::NEXT_HEADER] = next_header;
     h[field::HOP_LIMIT] = hop_limit;
     h[field::SRC].copy_from_slice(&src.octets());
     h[field::DST].copy_from_slice(&dst.octets());
-    Some(())
 }
 
 #[cfg(test)]
@@ -174,13 +172,12 @@ mod tests {
             "2001:db8::1".parse().unwrap(),
             "2001:db8::2".parse().unwrap(),
         );
-        emit(&mut b, s, d, 0xb8, 64, 17, 8).unwrap();
+        emit(&mut b, s, d, 0xb8, 64, 17, 8);
         let mut expected = HEADER;
         expected[1] = 0x80; // no flow label
         expected[2] = 0;
         expected[3] = 0;
         assert_eq!(b, expected);
-        assert_eq!(emit(&mut b, s, d, 0, 64, 17, 65_536), None);
     }
 
     #[test]

@@ -2,11 +2,14 @@
 //! frames in buffers with headroom, given verdicts in a batch, forwarded ones rewritten in
 //! place. Sans-IO: no DPDK or XDP type appears here; a backend wraps its mbufs or UMEM
 //! chunks in [`Frame`]s, calls [`FrameProcessor::process`] and acts on each verdict.
+//! A frame is one contiguous buffer: a backend hands multi-segment frames to the kernel
+//! itself, and re-inserts a VLAN tag its NIC stripped (the rewrite keeps the tag that is
+//! in the frame, none if stripped).
 //!
 //! The media policy is the same code the sockets path runs (`crate::policy`): this module
 //! only turns a frame into (local address, source address, UDP payload) for it, and a
 //! Forward verdict into a rewritten frame. What is not media for us goes to the kernel
-//! unchanged (see [`parse`] for exactly what, and what is dropped as malformed):
+//! unchanged (see [`parse`](mod@parse) for exactly what, and what is dropped as malformed):
 //!
 //! | frame | verdict | counted in [`WorkerCounters`] |
 //! |---|---|---|
@@ -14,6 +17,7 @@
 //! | UDP with no flow entry, STUN/DTLS, source mismatch with policy Punt | Kernel | `punted` |
 //! | forward whose next hop's MAC is unknown | Kernel | `punted`, `no_neighbour` |
 //! | IPv4→IPv6 forward without 20 bytes of headroom | Kernel | `punted`, `no_headroom` |
+//! | forward longer than the MTU (IPv4→IPv6 adds 20 bytes) | Kernel | `punted`, `over_mtu` |
 //! | forward | Transmit (rewritten) | `forwarded` |
 //! | blackhole, strict source mismatch | Drop | `dropped_policy` |
 //! | broken header or checksum; RTP/RTCP-port garbage | Drop(Malformed) | `dropped_malformed` (`checksum_errors`) |
@@ -24,8 +28,11 @@
 //! Punted frames are not counted on their entry: the control plane relays and counts
 //! them.
 //!
-//! Per frame: no allocation, lock, syscall or panic. The neighbour table
-//! ([`neighbour`]) is learned from received frames by each worker for itself.
+//! Per frame: no allocation, lock, syscall or panic. Each worker learns its neighbour
+//! table ([`neighbour`]) from the frames it receives; a backend with several queues
+//! passes what one worker learns to the others ([`FrameProcessor::drain_learned`],
+//! [`FrameProcessor::learn_neighbour`]), since RSS sends a peer's frames and the forwards
+//! to it to different workers.
 
 pub mod arp;
 pub mod checksum;
@@ -64,6 +71,7 @@ pub struct Frame<'a> {
     pub off: usize,
     /// Frame length.
     pub len: usize,
+    /// Pending until [`FrameProcessor::process`] sets it.
     pub verdict: FrameVerdict,
 }
 
@@ -89,13 +97,17 @@ impl<'a> Frame<'a> {
     }
 }
 
+/// What the backend does with a frame after [`FrameProcessor::process`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FrameVerdict {
+    /// Not processed yet.
     Pending,
     /// Rewritten in place: send buf[off..off+len] out of the port it came in on.
     Transmit,
-    /// Not ours: hand the frame unchanged to the kernel (exception TAP / XDP_PASS).
+    /// Not ours: hand the frame unchanged to the kernel (exception TAP / XDP_PASS). Media
+    /// among these (punted) reach the control plane through its kernel sockets.
     Kernel,
+    /// Free the buffer.
     Drop(DropReason),
 }
 
@@ -105,6 +117,9 @@ pub const DEFAULT_NEIGHBOUR_CAPACITY: usize = 1 << 16;
 /// IPv4 TTL / IPv6 hop limit of forwarded frames: the Linux defaults
 /// (`net.ipv4.ip_default_ttl`, `net.ipv6.conf.*.hop_limit`), as the kernel path would send.
 pub const HOP_LIMIT: u8 = 64;
+
+/// The Ethernet MTU (RFC 894), until [`FrameProcessor::set_mtu`] says otherwise.
+pub const DEFAULT_MTU: usize = 1500;
 
 /// Per-port settings of the frame path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,6 +135,7 @@ pub struct FrameConfig {
 pub struct FrameProcessor {
     mac: Mac,
     neighbours: NeighbourTable,
+    mtu: usize,
 }
 
 /// What became of one frame, finer than its verdict (for the counters).
@@ -139,7 +155,15 @@ impl FrameProcessor {
         FrameProcessor {
             mac: cfg.mac,
             neighbours: NeighbourTable::new(cfg.neighbour_capacity),
+            mtu: DEFAULT_MTU,
         }
+    }
+
+    /// The port's MTU (largest IP packet sent), [`DEFAULT_MTU`] unless set. A forward
+    /// whose IP packet would be longer (IPv4 in, IPv6 out adds 20 bytes) goes to the
+    /// control plane instead, whose kernel socket fragments it.
+    pub fn set_mtu(&mut self, mtu: usize) {
+        self.mtu = mtu;
     }
 
     /// The port's MAC.
@@ -152,15 +176,24 @@ impl FrameProcessor {
         &self.neighbours
     }
 
-    /// Adds a neighbour learned elsewhere (e.g. the kernel's neighbour table at start-up,
-    /// so the first packets to known peers need not go through the kernel).
+    /// Adds a neighbour learned elsewhere: from another worker's
+    /// [`drain_learned`](Self::drain_learned), or from the kernel's neighbour table at
+    /// start-up so the first packets to known peers need not go through the kernel.
     pub fn learn_neighbour(&mut self, ip: IpAddr, mac: Mac, now: Duration) -> bool {
-        mac != self.mac && self.neighbours.learn(ip, mac, now)
+        mac != self.mac && self.neighbours.insert(ip, mac, now)
+    }
+
+    /// Neighbours this worker learned or saw change since the last call, for the backend
+    /// to pass to its other workers' [`learn_neighbour`](Self::learn_neighbour): with
+    /// several queues, the frames that teach a peer's MAC and the forwards that need it
+    /// usually reach different workers. Call between batches (e.g. once per batch).
+    pub fn drain_learned(&mut self) -> impl Iterator<Item = (IpAddr, Mac)> + '_ {
+        self.neighbours.drain_changes()
     }
 
     /// Gives every frame a verdict (rewriting forwarded ones in place, updating off/len),
     /// counts into `counters` and into the table's per-entry counters like
-    /// [`crate::process`] does. `now` is CLOCK_MONOTONIC, stamped once per batch.
+    /// [`crate::process()`] does. `now` is CLOCK_MONOTONIC, stamped once per batch.
     pub fn process(
         &mut self,
         frames: &mut [Frame<'_>],
@@ -212,16 +245,19 @@ impl FrameProcessor {
         counters: &mut WorkerCounters,
         now: Duration,
     ) -> Outcome {
-        let rx = match parse(f.data()) {
+        // Matched by reference: moving the ~100-byte UdpFrame out cost more than the rest
+        // of the match.
+        let parsed = parse(f.data());
+        let rx = match &parsed {
             Ok(ParsedFrame::Udp(u)) => u,
-            Ok(ParsedFrame::Arp {
+            &Ok(ParsedFrame::Arp {
                 sender_ip,
                 sender_mac,
             }) => {
                 self.learn(IpAddr::V4(sender_ip), sender_mac, now);
                 return Outcome::NotMedia;
             }
-            Ok(ParsedFrame::OtherIp { src, src_mac }) => {
+            &Ok(ParsedFrame::OtherIp { src, src_mac }) => {
                 self.learn(src, src_mac, now);
                 return Outcome::NotMedia;
             }
@@ -240,7 +276,7 @@ impl FrameProcessor {
         let payload = f.data().get(rx.payload()).unwrap_or(&[]);
         let d = policy.decide(rx.dst, rx.src, payload, false);
         let outcome = match d.verdict {
-            Verdict::Forward { dst, src, tos } => self.forward(f, &rx, dst, src, tos, counters),
+            Verdict::Forward { dst, src, tos } => self.forward(f, rx, dst, src, tos, counters),
             Verdict::Drop(r) => Outcome::Drop(r),
             Verdict::Punt | Verdict::Pending => Outcome::Punt,
         };
@@ -280,16 +316,23 @@ impl FrameProcessor {
             tos,
             hop_limit: HOP_LIMIT,
         };
+        let ip_len = out.header_len() - ethernet::header_len(rx.vlan_tci) + rx.payload_len;
+        if ip_len > self.mtu {
+            counters.over_mtu += 1;
+            return Outcome::Punt;
+        }
         match rewrite(f.buf, f.off, rx, &out) {
             Ok((off, len)) => {
                 f.off = off;
                 f.len = len;
                 Outcome::Transmit
             }
-            Err(_) => {
-                // Headroom is a property of the backend's buffers, the only error a table
-                // action (same-family src/dst, enforced by the writer) can meet here.
-                counters.no_headroom += 1;
+            Err(e) => {
+                // The table's writer refuses mixed families, and the MTU check bounds the
+                // length, so headroom is what is left to lack.
+                if matches!(e, FrameError::Headroom { .. }) {
+                    counters.no_headroom += 1;
+                }
                 Outcome::Punt
             }
         }
@@ -331,6 +374,17 @@ mod tests {
             tos: 0xb8,
             flags: 0,
             stream_id: 1,
+        }
+    }
+
+    const FWD_DST6: &str = "[2001:db8:1::7]:6000";
+
+    /// The flow forwarding what arrives over IPv4 to an IPv6 peer.
+    fn to_ipv6() -> FlowAction {
+        FlowAction {
+            dst: sa(FWD_DST6),
+            src: sa("[2001:db8::1]:30002"),
+            ..action()
         }
     }
 
@@ -437,17 +491,9 @@ mod tests {
             },
         )
         .unwrap();
-        w.upsert(
-            FlowKey::new(sa(LOCAL)),
-            &FlowAction {
-                dst: sa("[2001:db8:1::7]:6000"),
-                src: sa("[2001:db8::1]:30002"),
-                ..action()
-            },
-        )
-        .unwrap();
+        w.upsert(FlowKey::new(sa(LOCAL)), &to_ipv6()).unwrap();
         let mut p = processor_with_neighbour(FWD_DST);
-        p.learn_neighbour(sa("[2001:db8:1::7]:0").ip(), NEXT_HOP_MAC, NOW);
+        p.learn_neighbour(sa(FWD_DST6).ip(), NEXT_HOP_MAC, NOW);
         let rx6 = udp_to_us("[2001:db8::2]:5004", local6, &RTP);
         let rx4 = udp_to_us(PEER, LOCAL, &RTP);
         let (v, tx, _) = run_batch(&mut p, &t, &[rx6.clone(), rx4.clone()], HEADROOM);
@@ -458,7 +504,7 @@ mod tests {
         );
         assert_eq!(
             (check(&tx[1]).dst, tx[1].len()),
-            (sa("[2001:db8:1::7]:6000"), rx4.len() + 20)
+            (sa(FWD_DST6), rx4.len() + 20)
         );
         // without room for the longer header the control plane relays it
         let (v, tx, c) = run_batch(&mut p, &t, std::slice::from_ref(&rx4), 10);
@@ -466,6 +512,23 @@ mod tests {
             (v[0], &tx[0], c.punted, c.no_headroom),
             (FrameVerdict::Kernel, &rx4, 1, 1)
         );
+    }
+
+    #[test]
+    fn forwards_over_the_mtu_go_to_the_control_plane() {
+        let (t, _w) = setup(to_ipv6());
+        let mut p = processor_with_neighbour(FWD_DST6);
+        // 1472 bytes of UDP payload: a full 1500-byte IPv4 packet, 1520 as IPv6
+        let mut rtp = vec![0u8; 1472];
+        rtp[..RTP.len()].copy_from_slice(&RTP);
+        let rx = udp_to_us(PEER, LOCAL, &rtp);
+        let (v, tx, c) = run(&mut p, &t, rx.clone());
+        assert_eq!(
+            (v, &tx, c.punted, c.over_mtu),
+            (FrameVerdict::Kernel, &rx, 1, 1)
+        );
+        p.set_mtu(1520);
+        assert_eq!(run(&mut p, &t, rx).0, FrameVerdict::Transmit);
     }
 
     #[test]
@@ -496,6 +559,26 @@ mod tests {
         assert_eq!(v, FrameVerdict::Transmit);
         assert_eq!(check(&tx).dst_mac, NEXT_HOP_MAC);
         assert_eq!(entry(&w).packets, 1);
+    }
+
+    #[test]
+    fn workers_share_what_they_learn() {
+        let (t, _w) = setup(action());
+        let (mut learner, mut forwarder) = (processor(), processor());
+        let dst_ip: IpAddr = sa(FWD_DST).ip();
+        let IpAddr::V4(dst4) = dst_ip else {
+            unreachable!()
+        };
+        run(&mut learner, &t, arp_reply(NEXT_HOP_MAC, dst4));
+        let learned: Vec<_> = learner.drain_learned().collect();
+        assert!(learned.contains(&(dst_ip, NEXT_HOP_MAC)));
+        for (ip, mac) in learned {
+            forwarder.learn_neighbour(ip, mac, NOW);
+        }
+        let (v, _, _) = run(&mut forwarder, &t, udp_to_us(PEER, LOCAL, &RTP));
+        assert_eq!(v, FrameVerdict::Transmit);
+        // What was handed over is not handed on again.
+        assert!(!forwarder.drain_learned().any(|(ip, _)| ip == dst_ip));
     }
 
     #[test]

@@ -17,16 +17,27 @@
 //! entry. Since slots never become empty again, a lookup stops at the first empty slot.
 //! The hash is keyed randomly per table, so a remote sender choosing source addresses
 //! cannot work out a set that lands in one window to evict a peer's entry.
+//!
+//! With several receive queues, the worker that forwards to a peer is usually not the one
+//! receiving that peer's frames (RSS spreads the two directions of a relayed call over
+//! different queues), and ARP replies land on one queue only. So each table keeps a short
+//! log of what it learned from traffic ([`NeighbourTable::drain_changes`]) for the backend
+//! to hand to the other workers ([`NeighbourTable::insert`], which does not log, so
+//! nothing echoes back).
 
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use super::ethernet::{is_unicast, Mac};
 
 /// Slots probed per lookup or insert at most: four cache lines, read in order.
 pub const PROBE: usize = 8;
+/// New or changed neighbours kept for [`NeighbourTable::drain_changes`]; a backend that
+/// drains once per batch sees at most one per frame, 32, so older ones are only lost when
+/// it drains less often.
+pub const CHANGE_LOG: usize = 64;
 /// Largest slot count accepted (32 B each: 512 MiB), so a bad configuration value cannot
 /// ask for more memory than a machine has.
 pub const MAX_CAPACITY: usize = 1 << 24;
@@ -47,6 +58,13 @@ pub struct NeighbourTable {
     slots: Box<[Slot]>,
     seed: u64,
     len: usize,
+    /// The last learn's key, MAC and second: learning it again changes nothing, and
+    /// bursts from one source are the common case.
+    last: ([u8; 16], Mac, u64),
+    /// Ring of keys learned or changed since the last drain; `log_end` is the next write.
+    log: [([u8; 16], Mac); CHANGE_LOG],
+    log_end: usize,
+    log_len: usize,
 }
 
 /// The table key, or `None` for an address that is never a neighbour's own: unspecified,
@@ -75,6 +93,11 @@ impl NeighbourTable {
             slots: vec![Slot::default(); n].into_boxed_slice(),
             seed: RandomState::new().hash_one(0x6e65_6967_6862_6f75_u64),
             len: 0,
+            // `::` is never a key, so this matches no learn.
+            last: ([0; 16], [0; 6], 0),
+            log: [([0; 16], [0; 6]); CHANGE_LOG],
+            log_end: 0,
+            log_len: 0,
         }
     }
 
@@ -109,48 +132,91 @@ impl NeighbourTable {
         h as usize & (self.slots.len() - 1)
     }
 
-    /// Records that `ip` is reachable through `mac` as of `now`. Ignored (returns false)
-    /// for addresses that are not a host's own (see the module doc) and for a multicast or
-    /// zero MAC.
+    /// Records that `ip` is reachable through `mac` as of `now`, as seen in received
+    /// traffic: a new address or a changed MAC also goes to the change log. Ignored
+    /// (returns false) for addresses that are not a host's own (see the module doc) and
+    /// for a multicast or zero MAC.
     #[inline]
     pub fn learn(&mut self, ip: IpAddr, mac: Mac, now: Duration) -> bool {
+        self.update(ip, mac, now, true)
+    }
+
+    /// As [`learn`](Self::learn), for a neighbour learned elsewhere (another worker, the
+    /// kernel's table): not logged.
+    pub fn insert(&mut self, ip: IpAddr, mac: Mac, now: Duration) -> bool {
+        self.update(ip, mac, now, false)
+    }
+
+    /// The neighbours learned or changed by [`learn`](Self::learn) since the last call,
+    /// oldest first (at most the last [`CHANGE_LOG`]).
+    pub fn drain_changes(&mut self) -> impl Iterator<Item = (IpAddr, Mac)> + '_ {
+        let n = self.log_len;
+        self.log_len = 0;
+        let start = (self.log_end + CHANGE_LOG - n) % CHANGE_LOG;
+        let log = &self.log;
+        (0..n).map(move |i| {
+            let (k, mac) = log[(start + i) % CHANGE_LOG];
+            let v6 = Ipv6Addr::from(k);
+            // Only IPv4 keys are mapped: mapped IPv6 addresses are never learned.
+            let ip = v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4);
+            (ip, mac)
+        })
+    }
+
+    #[inline]
+    fn update(&mut self, ip: IpAddr, mac: Mac, now: Duration, log: bool) -> bool {
         let Some(k) = key(ip) else { return false };
         if !is_unicast(&mac) {
             return false;
         }
         let seen = now.as_secs();
+        if self.last == (k, mac, seen) {
+            return true;
+        }
+        self.last = (k, mac, seen);
         let mask = self.slots.len() - 1;
         let home = self.home(&k);
         let mut victim = home;
+        let fresh = Slot {
+            ip: k,
+            mac,
+            used: true,
+            seen,
+        };
         for i in 0..PROBE {
             let at = (home + i) & mask;
             let s = &mut self.slots[at];
             if !s.used {
-                *s = Slot {
-                    ip: k,
-                    mac,
-                    used: true,
-                    seen,
-                };
+                *s = fresh;
                 self.len += 1;
+                self.log_change(log, k, mac);
                 return true;
             }
             if s.ip == k {
+                let changed = s.mac != mac;
                 s.mac = mac;
                 s.seen = seen;
+                if changed {
+                    self.log_change(log, k, mac);
+                }
                 return true;
             }
             if s.seen < self.slots[victim].seen {
                 victim = at;
             }
         }
-        self.slots[victim] = Slot {
-            ip: k,
-            mac,
-            used: true,
-            seen,
-        };
+        self.slots[victim] = fresh;
+        self.log_change(log, k, mac);
         true
+    }
+
+    #[inline]
+    fn log_change(&mut self, log: bool, k: [u8; 16], mac: Mac) {
+        if log {
+            self.log[self.log_end] = (k, mac);
+            self.log_end = (self.log_end + 1) % CHANGE_LOG;
+            self.log_len = (self.log_len + 1).min(CHANGE_LOG);
+        }
     }
 
     /// The MAC to send to `ip` through, if learned.
@@ -241,6 +307,35 @@ mod tests {
             assert_eq!(t.lookup(v4(n)), Some(MAC_A), "{n}");
         }
         assert_eq!(t.len(), PROBE);
+    }
+
+    #[test]
+    fn change_log_has_new_and_changed_neighbours_only() {
+        let mut t = NeighbourTable::new(64);
+        let v6: IpAddr = "2001:db8::7".parse().unwrap();
+        t.learn(v4(1), MAC_A, secs(1));
+        t.learn(v4(1), MAC_A, secs(2)); // refresh
+        t.learn(v6, MAC_B, secs(2));
+        t.insert(v4(2), MAC_B, secs(2)); // from elsewhere
+        assert_eq!(
+            t.drain_changes().collect::<Vec<_>>(),
+            [(v4(1), MAC_A), (v6, MAC_B)]
+        );
+        assert_eq!(t.drain_changes().count(), 0);
+        t.learn(v4(1), MAC_B, secs(3)); // moved
+        t.learn(v4(2), MAC_B, secs(3)); // known, unchanged, though inserted
+        assert_eq!(t.drain_changes().collect::<Vec<_>>(), [(v4(1), MAC_B)]);
+    }
+
+    #[test]
+    fn change_log_keeps_the_latest() {
+        let mut t = NeighbourTable::new(1024);
+        let n = CHANGE_LOG as u32 + 10;
+        for i in 0..n {
+            t.learn(v4(i), MAC_A, secs(1));
+        }
+        let got: Vec<_> = t.drain_changes().map(|(ip, _)| ip).collect();
+        assert_eq!(got, (10..n).map(v4).collect::<Vec<_>>());
     }
 
     #[test]

@@ -125,8 +125,10 @@ pub fn parse(frame: &[u8]) -> Result<ParsedFrame, FrameError> {
     }
 }
 
-/// The UDP part: `ip_payload` starts `l4_off` bytes into the frame.
-#[inline]
+/// The UDP part: `ip_payload` starts `l4_off` bytes into the frame. Inlined into both
+/// families' arms so the result is built in place rather than copied out (callgrind:
+/// 40 of ~1170 instructions per forwarded frame).
+#[inline(always)]
 fn udp_frame(
     eth: &EthernetFrame<&[u8]>,
     ip_payload: &[u8],

@@ -8,12 +8,12 @@
 //! payload (Ethernet padding) are not part of the outgoing frame.
 //!
 //! Checksums are computed in full from the new headers plus the payload's sum that
-//! [`super::parse`] kept from verifying the received checksum, so a rewrite never reads
+//! [`super::parse()`] kept from verifying the received checksum, so a rewrite never reads
 //! the payload, costs the same for every payload length, and works across address
 //! families and for received IPv4 datagrams without a checksum, where an incremental
 //! update (RFC 1624) from the old checksum could not.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use super::checksum::PROTO_UDP;
 use super::error::{FrameError, Layer};
@@ -62,53 +62,59 @@ impl UdpFrameRepr {
         payload_len: usize,
         payload_sum: u16,
     ) -> Result<usize, FrameError> {
-        let hl = self.header_len();
-        let start = payload_off.checked_sub(hl).ok_or(FrameError::Headroom {
-            need: hl,
-            have: payload_off,
-        })?;
-        let have = buf.len().saturating_sub(payload_off);
-        if payload_len > have {
+        let (ethertype, ip_len, ip_overhead) = match (self.src, self.dst) {
+            (SocketAddr::V4(_), SocketAddr::V4(_)) => {
+                // IPv4's total length covers its own header too.
+                (ETHERTYPE_IPV4, ipv4::HEADER_LEN, ipv4::HEADER_LEN)
+            }
+            (SocketAddr::V6(_), SocketAddr::V6(_)) => (ETHERTYPE_IPV6, ipv6::HEADER_LEN, 0),
+            _ => return Err(FrameError::FamilyMismatch),
+        };
+        let eth_len = ethernet::header_len(self.vlan_tci);
+        let hl = eth_len + ip_len + udp::HEADER_LEN;
+        let Some(start) = payload_off.checked_sub(hl) else {
+            return Err(FrameError::Headroom {
+                need: hl,
+                have: payload_off,
+            });
+        };
+        let have = buf
+            .len()
+            .saturating_sub(payload_off)
+            .min(usize::from(u16::MAX) - udp::HEADER_LEN - ip_overhead);
+        if payload_off > buf.len() || payload_len > have {
             return Err(FrameError::Length {
                 layer: Layer::Udp,
                 field: payload_len,
                 have,
             });
         }
-        let ip_len = hl - ethernet::header_len(self.vlan_tci) - udp::HEADER_LEN;
-        let (ethertype, ip_len_field) = match (self.src.ip(), self.dst.ip()) {
-            (IpAddr::V4(_), IpAddr::V4(_)) => (ETHERTYPE_IPV4, ip_len + udp::HEADER_LEN),
-            (IpAddr::V6(_), IpAddr::V6(_)) => (ETHERTYPE_IPV6, udp::HEADER_LEN),
-            _ => return Err(FrameError::FamilyMismatch),
-        };
-        if ip_len_field + payload_len > usize::from(u16::MAX) {
-            return Err(FrameError::Length {
-                layer: Layer::Udp,
-                field: payload_len,
-                have: usize::from(u16::MAX) - ip_len_field,
-            });
-        }
-        let too_long = FrameError::Length {
-            layer: Layer::Udp,
-            field: payload_len,
-            have,
-        };
-        let h = &mut buf[start..payload_off];
-        let (eth, rest) = h.split_at_mut(hl - ip_len - udp::HEADER_LEN);
+        let udp_len = (udp::HEADER_LEN + payload_len) as u16;
+        let (eth, rest) = buf[start..payload_off].split_at_mut(eth_len);
         let (ip, l4) = rest.split_at_mut(ip_len);
-        udp::emit(l4, self.src, self.dst, payload_len, payload_sum).ok_or(too_long)?;
-        let ip_payload = udp::HEADER_LEN + payload_len;
-        match (self.src.ip(), self.dst.ip()) {
-            (IpAddr::V4(s), IpAddr::V4(d)) => {
-                ipv4::emit(ip, s, d, self.tos, self.hop_limit, PROTO_UDP, ip_payload)
-            }
-            (IpAddr::V6(s), IpAddr::V6(d)) => {
-                ipv6::emit(ip, s, d, self.tos, self.hop_limit, PROTO_UDP, ip_payload)
-            }
-            _ => None,
-        }
-        .ok_or(too_long)?;
         ethernet::emit(eth, &self.dst_mac, &self.src_mac, self.vlan_tci, ethertype);
+        match (self.src, self.dst) {
+            (SocketAddr::V4(s), SocketAddr::V4(d)) => ipv4::emit(
+                ip,
+                *s.ip(),
+                *d.ip(),
+                self.tos,
+                self.hop_limit,
+                PROTO_UDP,
+                udp_len,
+            ),
+            (SocketAddr::V6(s), SocketAddr::V6(d)) => ipv6::emit(
+                ip,
+                *s.ip(),
+                *d.ip(),
+                self.tos,
+                self.hop_limit,
+                PROTO_UDP,
+                udp_len,
+            ),
+            _ => {}
+        }
+        udp::emit(l4, self.src, self.dst, udp_len, payload_sum);
         Ok(start)
     }
 
@@ -296,6 +302,23 @@ mod tests {
                 expected(&out, &RTP)
             );
         }
+    }
+
+    #[test]
+    fn payload_outside_the_buffer_is_refused() {
+        let out = repr("192.0.2.1:30002", "198.51.100.7:6000", None);
+        let mut buf = [0u8; 100];
+        for (off, len) in [(101, 0), (90, 11), (usize::MAX, 0)] {
+            assert!(matches!(
+                out.emit_headers(&mut buf, off, len, 0),
+                Err(FrameError::Length { .. })
+            ));
+        }
+        assert_eq!(buf, [0; 100]);
+        // an IPv4 total length past 65535
+        let mut big = vec![0u8; 70_000];
+        assert!(out.emit_headers(&mut big, 100, 65_508, 0).is_err());
+        assert!(out.emit_headers(&mut big, 100, 65_507, 0).is_ok());
     }
 
     #[test]

@@ -123,20 +123,13 @@ impl<B: AsRef<[u8]>> UdpPacket<B> {
     }
 }
 
-/// Writes a UDP header from `src` to `dst` (one family) for `payload_len` bytes whose
-/// folded sum is `payload_sum`, checksum filled in. `None` if the length exceeds 65535.
+/// Writes a UDP header from `src` to `dst` (one family) with length field `len` (header
+/// plus payload) for a payload whose folded sum is `payload_sum`, checksum filled in.
 ///
 /// # Panics
 /// If `buf` is shorter than [`HEADER_LEN`].
 #[inline]
-pub fn emit(
-    buf: &mut [u8],
-    src: SocketAddr,
-    dst: SocketAddr,
-    payload_len: usize,
-    payload_sum: u16,
-) -> Option<()> {
-    let len = u16::try_from(HEADER_LEN + payload_len).ok()?;
+pub fn emit(buf: &mut [u8], src: SocketAddr, dst: SocketAddr, len: u16, payload_sum: u16) {
     let sum = checksum::combine(&[
         checksum::pseudo_header(src.ip(), dst.ip(), len),
         src.port(),
@@ -149,7 +142,6 @@ pub fn emit(
     h[field::DST_PORT].copy_from_slice(&dst.port().to_be_bytes());
     h[field::LENGTH].copy_from_slice(&len.to_be_bytes());
     h[field::CHECKSUM].copy_from_slice(&checksum::finish_udp(sum).to_be_bytes());
-    Some(())
 }
 
 #[cfg(test)]
@@ -189,10 +181,9 @@ mod tests {
             &mut b,
             s.parse().unwrap(),
             d.parse().unwrap(),
-            4,
+            12,
             checksum::sum(b"rtp!"),
-        )
-        .unwrap();
+        );
         assert_eq!(b, DATAGRAM);
     }
 
