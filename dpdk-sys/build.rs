@@ -73,7 +73,7 @@ mod dpdk {
             .clang_args(lib.include_paths.iter().map(|p| format!("-I{}", p.display())))
             .parse_callbacks(Box::new(bindgen::CargoCallbacks::new()))
             .allowlist_function("rte_eal_(init|cleanup|process_type)")
-            .allowlist_function("rte_eth_(dev_configure|dev_start|dev_stop|dev_close|dev_info_get|dev_socket_id|dev_count_avail|dev_is_valid_port|dev_get_port_by_name|dev_get_name_by_port|rx_queue_setup|tx_queue_setup|macaddr_get|promiscuous_enable|allmulticast_enable|dev_adjust_nb_rx_tx_desc|link_get_nowait|dev_set_link_up|find_next_owned_by)")
+            .allowlist_function("rte_eth_(dev_configure|dev_start|dev_stop|dev_close|dev_info_get|dev_get_mtu|dev_socket_id|dev_count_avail|dev_is_valid_port|dev_get_port_by_name|dev_get_name_by_port|rx_queue_setup|tx_queue_setup|macaddr_get|promiscuous_enable|allmulticast_enable|dev_adjust_nb_rx_tx_desc|link_get_nowait|dev_set_link_up|find_next_owned_by)")
             .allowlist_function("rte_pktmbuf_(pool_create|free_bulk)")
             .allowlist_function("rte_mempool_(free|avail_count|in_use_count)")
             .allowlist_function("rte_dev_(probe|remove)")

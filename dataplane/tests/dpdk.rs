@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use shared_tables::{FlowAction, FlowKey, FlowTable, SrcMismatch};
+use shared_tables::{FlowAction, FlowKey, FlowTable, SrcMismatch, TableWriter};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rtpbolt-dataplane");
 
@@ -369,6 +369,12 @@ impl Topology {
         assert!(ok, "{what}: stats {}\nlog:\n{}", self.stats(), self.log());
     }
 
+    /// SIGTERM; the data plane must exit 0 within 10 s.
+    fn stop_ok(&mut self) {
+        let st = self.stop().expect("exits within 10 s of SIGTERM");
+        assert!(st.success(), "exit status {st}; log:\n{}", self.log());
+    }
+
     /// SIGTERM, and the exit status within 10 s.
     fn stop(&mut self) -> Option<ExitStatus> {
         let mut child = self.child.take()?;
@@ -509,8 +515,7 @@ fn exception_path_carries_arp_ping_and_table_misses() {
     });
     assert_eq!(t.total("forwarded"), 0, "nothing is in the table");
 
-    let st = t.stop().expect("dataplane exits within 10 s of SIGTERM");
-    assert!(st.success(), "exit status {st}; log:\n{}", t.log());
+    t.stop_ok();
     assert!(
         !Path::new("/sys/class/net").join(&t.exc).exists(),
         "the exception TAP is removed on exit"
@@ -687,8 +692,7 @@ fn table_hits_are_forwarded_by_the_dataplane_not_the_kernel() {
     t.wait_stats("150 forwarded", |s| s["forwarded"].as_u64() >= Some(150));
     assert_nothing_received(&kernel_relay, "relay port without a control plane");
 
-    let st = t.stop().expect("exits on SIGTERM");
-    assert!(st.success(), "exit status {st}; log:\n{}", t.log());
+    t.stop_ok();
 }
 
 /// Sends hand-made broken Ethernet frames out of argv[1] to MAC argv[2] through a packet
@@ -745,8 +749,7 @@ fn malformed_frames_do_not_stop_a_worker() {
         t.ping_from(&t.ip(2)).status.success(),
         "exception path after bad input"
     );
-    let st = t.stop().expect("exits on SIGTERM");
-    assert!(st.success(), "exit status {st}; log:\n{}", t.log());
+    t.stop_ok();
 }
 
 /// `legs` call legs at once, phone A sends `count` RTP packets from a:(42000+i) to the
@@ -754,11 +757,8 @@ fn malformed_frames_do_not_stop_a_worker() {
 /// <sources>` with the distinct source addresses B saw.
 const RTP_LEGS: &str = include_str!("dpdk_scripts/rtp_legs.py");
 
-#[test]
-fn workers_share_the_load_over_queues() {
-    if !prerequisites() {
-        return;
-    }
+/// A topology with two workers (on the first and last CPU), its table and writer.
+fn two_workers() -> (Topology, FlowTable) {
     let cores = cores();
     assert!(
         cores.len() >= 2,
@@ -767,26 +767,73 @@ fn workers_share_the_load_over_queues() {
     let mut t = Topology::new();
     t.workers = format!("{},{}", cores[0], cores[cores.len() - 1]);
     let table = t.create_table();
-    let mut w = table.writer().unwrap();
     t.spawn();
     t.wire_up();
-    const LEGS: u16 = 16;
-    const COUNT: u16 = 20;
-    for i in 0..LEGS {
-        w.upsert(
-            FlowKey::new(t.addr(1, 31000 + 2 * i)),
-            &FlowAction {
-                dst: t.addr(4, 41000 + i),
-                src: t.addr(1, 31001 + 2 * i),
-                expected_src: Some(t.addr(2, 42000 + i)),
-                src_mismatch: SrcMismatch::Drop,
-                tos: 0,
-                flags: 0,
-                stream_id: u64::from(i),
-            },
-        )
-        .unwrap();
+    (t, table)
+}
+
+/// Table entries for [`RTP_LEGS`]' `legs` legs from A (.2) to phone `.b`.
+fn install_legs(t: &Topology, w: &mut TableWriter, b: u8, legs: u16) {
+    for i in 0..legs {
+        let action = FlowAction {
+            dst: t.addr(b, 41000 + i),
+            src: t.addr(1, 31001 + 2 * i),
+            ..Leg::new(t).action(Some(t.addr(2, 42000 + i)))
+        };
+        w.upsert(FlowKey::new(t.addr(1, 31000 + 2 * i)), &action)
+            .unwrap();
     }
+}
+
+/// Runs [`RTP_LEGS`] to phone `.b`: every leg must get all `count` packets, from the
+/// relay's port for that leg, and both workers must have forwarded some.
+fn check_legs(t: &Topology, b: u8, legs: u16, count: u16) {
+    let args = [
+        t.ip(2),
+        t.ip(b),
+        t.ip(1),
+        legs.to_string(),
+        count.to_string(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = t.ns_python(RTP_LEGS, &args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(report.lines().count(), usize::from(legs), "{report}");
+    for (i, line) in report.lines().enumerate() {
+        let expected_src = t.addr(1, 31001 + 2 * i as u16);
+        assert_eq!(
+            line,
+            format!("{i} {count} {expected_src}"),
+            "leg {i}: all packets from the relay's port; report:\n{report}\nstats {}",
+            t.stats()
+        );
+    }
+    t.wait_stats("all forwarded", |s| {
+        s["frame"]["forwarded"].as_u64() >= Some(u64::from(legs * count))
+    });
+    let stats = t.stats();
+    let per_worker: Vec<u64> = (0..2)
+        .map(|q| stats["workers"][q]["forwarded"].as_u64().unwrap_or(0))
+        .collect();
+    assert!(
+        per_worker.iter().all(|&n| n > 0),
+        "both queues carry media: {per_worker:?}\n{stats}"
+    );
+}
+
+#[test]
+fn workers_share_the_load_over_queues() {
+    if !prerequisites() {
+        return;
+    }
+    let (mut t, table) = two_workers();
+    let mut w = table.writer().unwrap();
+    install_legs(&t, &mut w, 4, 16);
     // Phone B (.4) never sends: no worker can learn its MAC from a frame. The kernel
     // knows it (as after resolving it for the control plane); the data plane hands the
     // kernel's ARP cache to every worker within a second.
@@ -798,11 +845,12 @@ fn workers_share_the_load_over_queues() {
         "dev",
         &t.wire,
     ]);
+    let b = t.ip(4);
     must(&[
         "ip",
         "neigh",
         "replace",
-        &t.ip(4),
+        &b,
         "lladdr",
         PEER_MAC,
         "dev",
@@ -811,45 +859,64 @@ fn workers_share_the_load_over_queues() {
         "permanent",
     ]);
     std::thread::sleep(Duration::from_millis(1500));
+    check_legs(&t, 4, 16, 20);
+    t.stop_ok();
+}
 
-    let out = t.ns_python(
-        RTP_LEGS,
-        &[
-            &t.ip(2),
-            &t.ip(4),
-            &t.ip(1),
-            &LEGS.to_string(),
-            &COUNT.to_string(),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report = String::from_utf8_lossy(&out.stdout).into_owned();
-    for (i, line) in report.lines().enumerate() {
-        let expected_src = t.addr(1, 31001 + 2 * i as u16).to_string();
-        assert_eq!(
-            line,
-            format!("{i} {COUNT} {expected_src}"),
-            "leg {i}: all packets from the relay's port; report:\n{report}\nstats {}",
-            t.stats()
-        );
+#[test]
+fn workers_pass_learned_neighbours_to_each_other() {
+    if !prerequisites() {
+        return;
     }
-    t.wait_stats("all forwarded", |s| {
-        s["forwarded"].as_u64() == Some(u64::from(LEGS * COUNT))
-    });
-    let stats = t.stats();
-    let per_worker: Vec<u64> = (0..2)
-        .map(|q| stats["workers"][q]["forwarded"].as_u64().unwrap_or(0))
-        .collect();
+    let (mut t, table) = two_workers();
+    let mut w = table.writer().unwrap();
+    // B (.5) knows our MAC without asking, so the kernel never hears of B: only the
+    // worker whose queue B's own flow lands on can learn B's MAC, from that flow.
+    t.ns_cmd(&[
+        "ip",
+        "addr",
+        "add",
+        &format!("{}/24", t.ip(5)),
+        "dev",
+        &t.wire,
+    ]);
+    let (us, nic_mac) = (t.ip(1), t.nic_mac());
+    let static_arp = [
+        "ip",
+        "neigh",
+        "replace",
+        &us,
+        "lladdr",
+        &nic_mac,
+        "dev",
+        &t.wire,
+        "nud",
+        "permanent",
+    ];
+    assert!(t.ns_cmd(&static_arp).status.success());
+    install_legs(&t, &mut w, 5, 16);
+    // B's flow comes back to B itself: its first frame teaches its worker B's MAC (A,
+    // which never sent anything either, would be unknown to every worker).
+    let (b_out, b_in, back) = (t.addr(5, 44000), t.addr(5, 43000), t.addr(1, 32000));
+    let back_action = FlowAction {
+        dst: b_in,
+        src: t.addr(1, 32001),
+        ..Leg::new(&t).action(None)
+    };
+    w.upsert(FlowKey::new(back), &back_action).unwrap();
+    let got = rtp_a_to_b(&t, b_out, b_in, back, 5);
+    assert_eq!(got.len(), 5, "B's own flow; stats {}", t.stats());
+
+    // A's legs to B spread over both queues; the worker that has not seen B gets B's
+    // MAC from the one that has.
+    check_legs(&t, 5, 16, 20);
+    let neigh =
+        String::from_utf8_lossy(&run(&["ip", "neigh", "show", &t.ip(5)]).stdout).into_owned();
     assert!(
-        per_worker.iter().all(|&n| n > 0),
-        "both queues carry media: {per_worker:?}\n{stats}"
+        !neigh.contains("lladdr"),
+        "the kernel learned B after all, so this proved nothing: {neigh}"
     );
-    let st = t.stop().expect("exits on SIGTERM");
-    assert!(st.success(), "exit status {st}; log:\n{}", t.log());
+    t.stop_ok();
 }
 
 #[test]
@@ -901,6 +968,5 @@ fn ipv6_neighbour_discovery_and_media() {
     }
     t.wait_stats("50 forwarded", |s| s["forwarded"].as_u64() == Some(50));
     assert_nothing_received(&kernel_relay, "IPv6 relay port");
-    let st = t.stop().expect("exits on SIGTERM");
-    assert!(st.success(), "exit status {st}; log:\n{}", t.log());
+    t.stop_ok();
 }

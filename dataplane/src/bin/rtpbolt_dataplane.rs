@@ -30,11 +30,11 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use dataplane::backend::dpdk::neighbours::{read_arp_cache, NeighbourSnapshot};
+use dataplane::backend::dpdk::neighbours::{neighbour_mesh, read_arp_cache, KernelFeed};
 use dataplane::backend::dpdk::{
     stats, Eal, Port, PortConfig, PublishedWorker, Worker, WorkerConfig, WorkerStats, BURST,
 };
@@ -195,6 +195,7 @@ fn run() -> Result<()> {
     )
     .with_context(|| format!("configuring port {}", args.port))?;
     let mac = nic.mac().context("NIC MAC")?;
+    let mtu = nic.mtu().context("NIC MTU")?;
     let mac_text = format_mac(&mac);
 
     // The exception TAP is created after EAL init because it needs the NIC's MAC: with it
@@ -227,6 +228,7 @@ fn run() -> Result<()> {
         mac = %mac_text,
         exception_iface = %args.exception_iface,
         workers = ?workers,
+        mtu,
         mbufs,
         "data plane running"
     );
@@ -237,17 +239,18 @@ fn run() -> Result<()> {
         mac,
         neighbours: args.neighbours,
         busy_poll: args.busy_poll,
+        mtu: usize::from(mtu),
     };
     let worker_stop = AtomicBool::new(false);
-    let (feeds, inboxes): (Vec<_>, Vec<_>) = workers.iter().map(|_| mpsc::channel()).unzip();
+    let (links, inboxes) = neighbour_mesh(workers.len());
     let result = std::thread::scope(|s| -> Result<()> {
         let mut handles = Vec::new();
-        for ((((core, nicq), tapq), out), inbox) in workers
+        for ((((core, nicq), tapq), out), links) in workers
             .iter()
             .zip(nic.queues())
             .zip(tap.queues())
             .zip(&published)
-            .zip(inboxes)
+            .zip(links)
         {
             let core = *core;
             let (eal, worker_stop, table, cfg) = (&eal, &worker_stop, &table, &worker_cfg);
@@ -260,7 +263,7 @@ fn run() -> Result<()> {
                     // After pinning: EAL takes the thread's CPU set as the lcore's.
                     let _lcore = eal.register_thread().context("registering worker lcore")?;
                     let mut w =
-                        Worker::new(nicq, tapq, table.reader(), cfg).with_neighbour_feed(inbox);
+                        Worker::new(nicq, tapq, table.reader(), cfg).with_neighbour_links(links);
                     w.run(worker_stop, out);
                     Ok(())
                 })
@@ -269,11 +272,15 @@ fn run() -> Result<()> {
         }
 
         let mut next_stats = Instant::now();
-        let mut last_neighbours: Vec<(std::net::IpAddr, [u8; 6])> = Vec::new();
+        let mut kernel_feed = KernelFeed::default();
         while !stop.load(Ordering::Relaxed) && !handles.iter().any(|h| h.is_finished()) {
             if Instant::now() >= next_stats {
                 write_stats(args.stats_file.as_deref(), &workers, &published);
-                feed_neighbours(&args.exception_iface, &mut last_neighbours, &feeds);
+                // The kernel's view of the exception interface's neighbours; unreadable
+                // only without procfs, where workers still learn from traffic.
+                if let Ok(cache) = read_arp_cache(&args.exception_iface) {
+                    kernel_feed.feed(&cache, &inboxes);
+                }
                 next_stats += STATS_PERIOD;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -308,27 +315,6 @@ fn run() -> Result<()> {
     result?;
     info!("stopped");
     Ok(())
-}
-
-/// Sends the kernel's ARP entries on the exception interface to every worker when they
-/// changed since the last call.
-fn feed_neighbours(
-    iface: &str,
-    last: &mut Vec<(std::net::IpAddr, [u8; 6])>,
-    feeds: &[mpsc::Sender<NeighbourSnapshot>],
-) {
-    let Ok(now) = read_arp_cache(iface) else {
-        return;
-    };
-    if now.is_empty() || now == *last {
-        return;
-    }
-    let snapshot: NeighbourSnapshot = now.as_slice().into();
-    for f in feeds {
-        // A worker that has exited has dropped its inbox; the main loop notices it.
-        let _ = f.send(snapshot.clone());
-    }
-    *last = now;
 }
 
 /// Attaches the control plane's flow table read-only, waiting for it to appear. `None` if

@@ -521,6 +521,16 @@ impl<'e> Port<'e> {
         Ok(a.addr_bytes)
     }
 
+    /// The port's MTU (largest IP packet it sends).
+    pub fn mtu(&self) -> Result<u16, DpdkError> {
+        let mut mtu = 0u16;
+        // SAFETY: valid port; `mtu` is a valid out-pointer.
+        check("rte_eth_dev_get_mtu", unsafe {
+            sys::rte_eth_dev_get_mtu(self.id, &mut mtu)
+        })?;
+        Ok(mtu)
+    }
+
     /// The ethdev's name (`net_tap0`, a PCI address, …).
     pub fn name(&self) -> String {
         let mut buf = [0 as c_char; sys::RTE_ETH_NAME_MAX_LEN as usize];

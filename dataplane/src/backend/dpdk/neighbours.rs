@@ -1,20 +1,86 @@
-//! Seeds every worker's neighbour table from the kernel's IPv4 neighbour (ARP) cache on
-//! the exception interface.
+//! Getting every worker the next-hop MACs it needs.
 //!
-//! Each worker learns next-hop MACs only from the frames its own queue receives, and RSS
-//! puts a peer's frames on whichever queue its flow hashes to; so a worker forwarding to
-//! B may never have seen a frame from B, and would hand B's media to the kernel forever.
-//! The kernel has seen them all (ARP and everything else not forwarded goes through the
-//! exception TAP), so its cache, read once a second off the packet path, fills the gaps.
-//! IPv6 neighbours are not in procfs; workers learn those from traffic alone.
+//! Each worker's frame function learns MACs only from the frames its own queue receives,
+//! and RSS puts a peer's frames on whichever queue their flow hashes to; so a worker
+//! forwarding to B may never see a frame from B, and would hand B's media to the kernel
+//! for ever. Two sources fill the gaps, both delivered between bursts, never per packet:
+//!
+//! - the other workers: what one learns from traffic
+//!   ([`crate::frame::FrameProcessor::drain_learned`]) goes to the others' inboxes;
+//! - the kernel's IPv4 neighbour (ARP) cache on the exception interface, read once a
+//!   second by the main thread: the kernel sees everything not forwarded (ARP above
+//!   all), including peers that never sent a frame the workers could learn from.
+//!   IPv6 neighbours are not in procfs; workers learn those from traffic and each other.
+//!
+//! Inboxes are bounded channels allocated at start: a full inbox drops the update
+//! (the next frame from that peer or the next kernel read brings it again).
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 
 use crate::frame::Mac;
 
-/// A snapshot of the kernel's complete ARP entries on one interface.
-pub type NeighbourSnapshot = Arc<[(IpAddr, Mac)]>;
+/// One neighbour for a worker to learn.
+pub type NeighbourUpdate = (IpAddr, Mac);
+
+/// Updates a worker's inbox holds before new ones are dropped.
+pub const INBOX_CAPACITY: usize = 4096;
+
+/// A worker's ends of the neighbour mesh.
+pub struct NeighbourLinks {
+    /// What the other workers and the kernel feed send this worker.
+    pub inbox: Receiver<NeighbourUpdate>,
+    /// The other workers' inboxes.
+    pub peers: Vec<SyncSender<NeighbourUpdate>>,
+}
+
+/// Links for `workers` workers, and senders to every inbox for the kernel feed.
+pub fn neighbour_mesh(workers: usize) -> (Vec<NeighbourLinks>, Vec<SyncSender<NeighbourUpdate>>) {
+    let (senders, inboxes): (Vec<_>, Vec<_>) =
+        (0..workers).map(|_| sync_channel(INBOX_CAPACITY)).unzip();
+    let links = inboxes
+        .into_iter()
+        .enumerate()
+        .map(|(i, inbox)| NeighbourLinks {
+            inbox,
+            peers: senders
+                .iter()
+                .enumerate()
+                .filter(|&(j, _)| j != i)
+                .map(|(_, s)| s.clone())
+                .collect(),
+        })
+        .collect();
+    (links, senders)
+}
+
+/// Sends the kernel's neighbours to the workers, each entry once per change.
+#[derive(Debug, Default)]
+pub struct KernelFeed {
+    delivered: HashMap<IpAddr, Mac>,
+}
+
+impl KernelFeed {
+    /// Sends the entries of `cache` that every worker has not been sent yet (new, or with
+    /// another MAC). One that finds an inbox full is sent again next time.
+    pub fn feed(&mut self, cache: &[NeighbourUpdate], workers: &[SyncSender<NeighbourUpdate>]) {
+        for &(ip, mac) in cache {
+            if self.delivered.get(&ip) == Some(&mac) {
+                continue;
+            }
+            let mut all = true;
+            for w in workers {
+                if let Err(TrySendError::Full(_)) = w.try_send((ip, mac)) {
+                    all = false;
+                }
+            }
+            if all {
+                self.delivered.insert(ip, mac);
+            }
+        }
+    }
+}
 
 /// `ATF_COM` in `/proc/net/arp`'s flags: the entry has a MAC.
 const ATF_COM: u32 = 0x2;
@@ -82,6 +148,42 @@ bogus line
         assert_eq!(parse_arp_cache(PROC_NET_ARP, "eth0").len(), 1);
         assert!(parse_arp_cache(PROC_NET_ARP, "rbx1").is_empty());
         assert!(parse_arp_cache("", "rbx0").is_empty());
+    }
+
+    #[test]
+    fn mesh_links_each_worker_to_the_others() {
+        let (links, all) = neighbour_mesh(3);
+        let ip: IpAddr = "10.0.0.9".parse().unwrap();
+        links[0]
+            .peers
+            .iter()
+            .for_each(|p| p.send((ip, [2; 6])).unwrap());
+        assert!(links[0].inbox.try_recv().is_err(), "not to itself");
+        assert_eq!(links[1].inbox.try_recv().unwrap(), (ip, [2; 6]));
+        assert_eq!(links[2].inbox.try_recv().unwrap(), (ip, [2; 6]));
+        assert_eq!((links[1].peers.len(), all.len()), (2, 3));
+    }
+
+    #[test]
+    fn kernel_feed_sends_changes_once_and_retries_full_inboxes() {
+        let (tx, rx) = sync_channel(2);
+        let ip = |h: u8| IpAddr::V4(Ipv4Addr::new(10, 0, 0, h));
+        let mut feed = KernelFeed::default();
+        feed.feed(
+            &[(ip(1), [2; 6]), (ip(2), [2; 6]), (ip(3), [2; 6])],
+            std::slice::from_ref(&tx),
+        );
+        let got: Vec<_> = rx.try_iter().collect();
+        assert_eq!(
+            got,
+            [(ip(1), [2; 6]), (ip(2), [2; 6])],
+            "inbox of 2 was full"
+        );
+        // Unchanged entries are not sent again; the one that did not fit is, and so is a
+        // changed MAC.
+        feed.feed(&[(ip(1), [2; 6]), (ip(2), [4; 6]), (ip(3), [2; 6])], &[tx]);
+        let got: Vec<_> = rx.try_iter().collect();
+        assert_eq!(got, [(ip(2), [4; 6]), (ip(3), [2; 6])]);
     }
 
     #[test]

@@ -136,7 +136,8 @@ pub struct WorkerStats {
 
 /// The stats file's JSON: `{"workers":[{"queue":0,"core":1,…,"frame":{…}}],"total":{…}}`.
 /// Port counters are flat; `frame` holds the packet function's reasons for the kernel
-/// path (`punted`: table miss, STUN/DTLS, unknown next hop; `not_media`: ARP, ICMP, …).
+/// path (`punted`: table miss, STUN/DTLS, unknown next hop, over the MTU; `not_media`: ARP,
+/// ICMP, …).
 pub fn render_json(workers: &[WorkerStats]) -> String {
     let mut total = WorkerStats::default();
     let mut out = String::from("{\"workers\":[");
@@ -165,7 +166,7 @@ fn push_fields(out: &mut String, w: &WorkerStats) {
     out.push_str(&format!(
         ",\"frame\":{{\"rx_packets\":{},\"forwarded\":{},\"forwarded_bytes\":{},\
          \"punted\":{},\"not_media\":{},\"dropped_malformed\":{},\"dropped_policy\":{},\
-         \"checksum_errors\":{},\"no_neighbour\":{},\"no_headroom\":{}}}",
+         \"checksum_errors\":{},\"no_neighbour\":{},\"no_headroom\":{},\"over_mtu\":{}}}",
         f.rx_packets,
         f.forwarded,
         f.forwarded_bytes,
@@ -175,7 +176,8 @@ fn push_fields(out: &mut String, w: &WorkerStats) {
         f.dropped_policy,
         f.checksum_errors,
         f.no_neighbour,
-        f.no_headroom
+        f.no_headroom,
+        f.over_mtu
     ));
 }
 

@@ -9,12 +9,11 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::time::Duration;
-use std::sync::mpsc::Receiver;
 
 use shared_tables::{monotonic_now, TableReader};
 
 use super::ffi::{Burst, Mbuf, Queue, BURST};
-use super::neighbours::NeighbourSnapshot;
+use super::neighbours::NeighbourLinks;
 use super::stats::{DpdkCounters, PublishedWorker};
 use crate::batch::DropReason;
 use crate::counters::WorkerCounters;
@@ -46,6 +45,8 @@ pub struct WorkerConfig {
     pub neighbours: usize,
     /// Never sleep when idle (lowest latency, one core at 100 %).
     pub busy_poll: bool,
+    /// The NIC's MTU: longer forwards go to the control plane, whose kernel fragments.
+    pub mtu: usize,
 }
 
 /// What the packet function decided for one received mbuf.
@@ -69,13 +70,18 @@ pub struct Worker<'p> {
     counters: DpdkCounters,
     frame_counters: WorkerCounters,
     busy_poll: bool,
-    neighbour_feed: Option<Receiver<NeighbourSnapshot>>,
+    neighbour_links: Option<NeighbourLinks>,
     loops: u32,
 }
 
 impl<'p> Worker<'p> {
     /// A worker polling `nic` and `tap` (the same queue index of each port).
     pub fn new(nic: Queue<'p>, tap: Queue<'p>, table: TableReader, cfg: &WorkerConfig) -> Self {
+        let mut processor = FrameProcessor::new(FrameConfig {
+            mac: cfg.mac,
+            neighbour_capacity: cfg.neighbours,
+        });
+        processor.set_mtu(cfg.mtu);
         Worker {
             nic,
             tap,
@@ -83,22 +89,20 @@ impl<'p> Worker<'p> {
             tap_rx: Burst::default(),
             nic_tx: Burst::default(),
             tap_tx: Burst::default(),
-            processor: FrameProcessor::new(FrameConfig {
-                mac: cfg.mac,
-                neighbour_capacity: cfg.neighbours,
-            }),
+            processor,
             table,
             counters: DpdkCounters::default(),
             frame_counters: WorkerCounters::default(),
             busy_poll: cfg.busy_poll,
-            neighbour_feed: None,
+            neighbour_links: None,
             loops: 0,
         }
     }
 
-    /// Neighbours to learn between bursts (see [`super::neighbours`]).
-    pub fn with_neighbour_feed(mut self, feed: Receiver<NeighbourSnapshot>) -> Self {
-        self.neighbour_feed = Some(feed);
+    /// Shares learned neighbours with the other workers and takes theirs and the
+    /// kernel's (see [`super::neighbours`]).
+    pub fn with_neighbour_links(mut self, links: NeighbourLinks) -> Self {
+        self.neighbour_links = Some(links);
         self
     }
 
@@ -125,16 +129,30 @@ impl<'p> Worker<'p> {
         published.publish(&self.counters, &self.frame_counters);
     }
 
-    /// Takes the latest neighbour snapshot, if one came (an empty channel costs one
+    /// Learns what the other workers and the kernel feed sent (an empty inbox costs one
     /// atomic load).
     fn learn_fed_neighbours(&mut self) {
-        let Some(feed) = &self.neighbour_feed else {
+        let Some(links) = &self.neighbour_links else {
             return;
         };
-        if let Ok(snapshot) = feed.try_recv() {
-            let now = monotonic_now();
-            for &(ip, mac) in snapshot.iter() {
-                self.processor.learn_neighbour(ip, mac, now);
+        let mut now = None;
+        while let Ok((ip, mac)) = links.inbox.try_recv() {
+            let now = *now.get_or_insert_with(monotonic_now);
+            self.processor.learn_neighbour(ip, mac, now);
+        }
+    }
+
+    /// Hands what this burst taught the frame function to the other workers. Called once
+    /// per burst, as often as [`FrameProcessor::drain_learned`] asks; nothing to send is
+    /// the usual case and costs a length check.
+    fn share_learned_neighbours(&mut self) {
+        let Some(links) = &self.neighbour_links else {
+            return;
+        };
+        for update in self.processor.drain_learned() {
+            for peer in &links.peers {
+                // A full inbox drops the update; the peer's next frame teaches it again.
+                let _ = peer.try_send(update);
             }
         }
     }
@@ -156,6 +174,7 @@ impl<'p> Worker<'p> {
         let n = self.nic.rx(&mut self.nic_rx);
         if n > 0 {
             self.handle_nic_burst(monotonic_now());
+            self.share_learned_neighbours();
         }
         let k = if n < BURST || self.loops.is_multiple_of(TAP_POLL_EVERY) {
             self.tap.rx(&mut self.tap_rx)
