@@ -236,9 +236,17 @@ impl DpdkRelay {
             let a = format!("{}/24", self.ip(host));
             ns.ip(&["addr", "add", &a, "dev", wire]).expect("wire addr");
         }
+        // A TAP queues what its kernel side sends until the data plane reads
+        // it: 1000 frames by default, a tenth of a second of these tests' media.
+        // A worker descheduled that long on a busy 2-core machine must not
+        // turn into loss, so both TAPs get ten times that.
+        ns.ip(&["link", "set", wire, "txqueuelen", "10000"])
+            .expect("wire queue");
         ns.ip(&["link", "set", wire, "up"]).expect("wire up");
         let a = format!("{}/24", self.relay_ip());
         ip(&["addr", "add", &a, "dev", &self.exception_iface]).expect("exception addr");
+        ip(&["link", "set", &self.exception_iface, "txqueuelen", "10000"])
+            .expect("exception queue");
         ip(&["link", "set", &self.exception_iface, "up"]).expect("exception up");
     }
 
