@@ -24,6 +24,7 @@ use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use rtpbolt_tests::dpdk::{cpus, eal_memory_args, prerequisites};
 use serde_json::Value;
 use shared_tables::{FlowAction, FlowKey, FlowTable, SrcMismatch, TableWriter};
 
@@ -33,57 +34,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_rtpbolt-dataplane");
 const PEER_MAC: &str = "02:77:00:00:00:02";
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
-
-fn required() -> bool {
-    let set = |v: &str| std::env::var(v).is_ok_and(|s| !s.is_empty() && s != "0" && s != "false");
-    set("CI") || set("RTPBOLT_REQUIRE_DPDK")
-}
-
-/// Why this machine cannot run the tests, if it cannot.
-fn missing_prerequisite() -> Option<String> {
-    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root = status
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .and_then(|l| l.split_whitespace().nth(2))
-        == Some("0");
-    if !root {
-        return Some("not running as root (net_tap and network namespaces need it)".into());
-    }
-    let pmds = fs::read_dir("/usr/lib/x86_64-linux-gnu/dpdk")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|d| d.path().join("librte_net_tap.so").exists());
-    if !pmds {
-        return Some("DPDK's net_tap driver is not installed (apt-get install dpdk)".into());
-    }
-    if !Path::new("/dev/net/tun").exists() {
-        return Some("/dev/net/tun is missing".into());
-    }
-    for tool in ["ip", "python3", "ping"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
-            return Some(format!("{tool} is not installed"));
-        }
-    }
-    None
-}
-
-/// `true` if the test should run; panics when it must run but cannot.
-fn prerequisites() -> bool {
-    match missing_prerequisite() {
-        None => true,
-        Some(why) if required() => panic!("DPDK tests required here but cannot run: {why}"),
-        Some(why) => {
-            eprintln!("skipping DPDK test: {why}");
-            false
-        }
-    }
-}
 
 fn run(cmd: &[&str]) -> Output {
     let out = Command::new(cmd[0])
@@ -114,46 +64,6 @@ fn wait_for(what: &str, timeout: Duration, mut ok: impl FnMut() -> bool) -> bool
     }
     eprintln!("timed out waiting for {what}");
     false
-}
-
-/// EAL memory arguments: hugepages when 2 MB pages are (or can be made) free, otherwise
-/// ordinary memory.
-fn eal_memory_args() -> Vec<String> {
-    const PAGES: u64 = 128; // 256 MB: the mbuf pool is ~20 MB, EAL wants some slack
-    let free = || {
-        fs::read_to_string("/proc/meminfo")
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix("HugePages_Free:"))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    let mounted = || {
-        fs::read_to_string("/proc/mounts")
-            .unwrap_or_default()
-            .lines()
-            .any(|l| l.split_whitespace().nth(2) == Some("hugetlbfs"))
-    };
-    if free() < PAGES * 2 {
-        let total: u64 = fs::read_to_string("/proc/sys/vm/nr_hugepages")
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(0);
-        let _ = fs::write(
-            "/proc/sys/vm/nr_hugepages",
-            (total + PAGES * 2 - free()).to_string(),
-        );
-    }
-    if !mounted() {
-        let _ = fs::create_dir_all("/dev/hugepages");
-        let _ = run(&["mount", "-t", "hugetlbfs", "nodev", "/dev/hugepages"]);
-    }
-    if free() >= PAGES && mounted() {
-        // --in-memory: no hugepage files or runtime directory left behind by a killed run.
-        vec![format!("-m{}", PAGES * 2), "--in-memory".into()]
-    } else {
-        vec!["--no-huge".into(), "-m512".into()]
-    }
 }
 
 struct Topology {
@@ -406,30 +316,12 @@ impl Drop for Topology {
     }
 }
 
-fn cores() -> Vec<usize> {
-    let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let list = status
-        .lines()
-        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
-        .unwrap_or("0")
-        .trim()
-        .to_owned();
-    let mut out = Vec::new();
-    for part in list.split(',') {
-        match part.split_once('-') {
-            Some((a, b)) => out.extend(a.parse::<usize>().unwrap()..=b.parse().unwrap()),
-            None => out.push(part.parse().unwrap()),
-        }
-    }
-    out
-}
-
 fn main_core() -> usize {
-    cores()[0]
+    cpus()[0]
 }
 
 fn worker_core() -> usize {
-    *cores().last().unwrap()
+    *cpus().last().unwrap()
 }
 
 /// Sends `count` UDP datagrams `payload-<i>` from `src` to `dst`, then waits up to
@@ -759,7 +651,7 @@ const RTP_LEGS: &str = include_str!("dpdk_scripts/rtp_legs.py");
 
 /// A topology with two workers (on the first and last CPU), its table and writer.
 fn two_workers() -> (Topology, FlowTable) {
-    let cores = cores();
+    let cores = cpus();
     assert!(
         cores.len() >= 2,
         "two workers need two CPUs, have {cores:?}"

@@ -49,6 +49,15 @@ pub fn missing_prerequisite() -> Option<String> {
     if !Path::new("/dev/net/tun").exists() {
         return Some("/dev/net/tun is missing".into());
     }
+    for tool in ["ip", "python3", "ping"] {
+        let found = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !found {
+            return Some(format!("{tool} is not installed"));
+        }
+    }
     None
 }
 
@@ -79,7 +88,7 @@ pub fn dataplane_bin() -> PathBuf {
 
 /// EAL memory: hugepages when enough 2 MB pages are (or can be made) free,
 /// `--in-memory` so a killed run leaves no files; otherwise ordinary memory.
-fn eal_memory_args() -> Vec<String> {
+pub fn eal_memory_args() -> Vec<String> {
     const PAGES: u64 = 128;
     let meminfo = |key: &str| {
         fs::read_to_string("/proc/meminfo")
@@ -95,12 +104,14 @@ fn eal_memory_args() -> Vec<String> {
             .lines()
             .any(|l| l.split_whitespace().nth(2) == Some("hugetlbfs"))
     };
+    // Room for two: tests of one binary run two at a time, and one that
+    // starts its EAL between the other's check and start must still fit.
     let free = meminfo("HugePages_Free:");
-    if free < PAGES {
+    if free < 2 * PAGES {
         let total = meminfo("HugePages_Total:");
         let _ = fs::write(
             "/proc/sys/vm/nr_hugepages",
-            (total + PAGES - free).to_string(),
+            (total + 2 * PAGES - free).to_string(),
         );
     }
     if !mounted() {
@@ -117,7 +128,7 @@ fn eal_memory_args() -> Vec<String> {
 }
 
 /// The CPUs this process may run on.
-fn cpus() -> Vec<usize> {
+pub fn cpus() -> Vec<usize> {
     let status = fs::read_to_string("/proc/self/status").unwrap_or_default();
     let list = status
         .lines()
