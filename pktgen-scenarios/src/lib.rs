@@ -12,7 +12,6 @@
 #![deny(unsafe_code)]
 
 pub mod endpoints;
-pub mod frames;
 pub mod ng;
 pub mod payload;
 pub mod proc;
