@@ -9,7 +9,8 @@
 use core::sync::atomic::Ordering;
 use core::time::Duration;
 
-use crate::layout::CountersC;
+use crate::entry::SrtpCounters;
+use crate::layout::{CountersC, SrtpCountersC};
 
 /// A snapshot of one entry's counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -78,6 +79,71 @@ impl CountersC {
         self.bytes.store(0, Ordering::Relaxed);
         self.errors.store(0, Ordering::Relaxed);
         self.last_packet_ns.store(0, Ordering::Relaxed);
+    }
+}
+
+/// What a worker reports about one SRTP entry after a batch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SrtpProgress {
+    /// Tags that did not verify.
+    pub auth_failures: u64,
+    /// Replays dropped.
+    pub replays: u64,
+    /// Highest inbound RTP index accepted in the batch.
+    pub in_index: Option<u64>,
+    /// Highest outbound RTP index sent in the batch.
+    pub out_index: Option<u64>,
+    /// Next outbound SRTCP index after the batch.
+    pub out_rtcp_index: Option<u64>,
+}
+
+impl SrtpCountersC {
+    /// Adds a batch's SRTP counts. Indices only move forward (`fetch_max`), so two workers
+    /// briefly sharing a flow (RSS rebalancing) cannot move them back.
+    #[inline]
+    pub(crate) fn add(&self, p: &SrtpProgress) {
+        if p.auth_failures != 0 {
+            self.auth_failures
+                .fetch_add(p.auth_failures, Ordering::Relaxed);
+        }
+        if p.replays != 0 {
+            self.replays.fetch_add(p.replays, Ordering::Relaxed);
+        }
+        if let Some(i) = p.in_index {
+            self.in_index
+                .fetch_max(i.saturating_add(1), Ordering::Relaxed);
+        }
+        if let Some(i) = p.out_index {
+            self.out_index
+                .fetch_max(i.saturating_add(1), Ordering::Relaxed);
+        }
+        if let Some(i) = p.out_rtcp_index {
+            self.out_rtcp_index
+                .fetch_max(i.saturating_add(1), Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> SrtpCounters {
+        let index = |a: &core::sync::atomic::AtomicU64| a.load(Ordering::Relaxed).checked_sub(1);
+        SrtpCounters {
+            auth_failures: self.auth_failures.load(Ordering::Relaxed),
+            replays: self.replays.load(Ordering::Relaxed),
+            in_index: index(&self.in_index),
+            out_index: index(&self.out_index),
+            out_rtcp_index: index(&self.out_rtcp_index),
+        }
+    }
+
+    pub(crate) fn reset(&self) {
+        for a in [
+            &self.auth_failures,
+            &self.replays,
+            &self.in_index,
+            &self.out_index,
+            &self.out_rtcp_index,
+        ] {
+            a.store(0, Ordering::Relaxed);
+        }
     }
 }
 

@@ -3,7 +3,10 @@
 
 use std::net::SocketAddr;
 
-use crate::layout::{FlowEntryData, SockAddrC, FAMILY_NONE, SLOT_OCCUPIED};
+use crate::layout::{
+    CryptoDataC, FlowEntryData, SockAddrC, SrtpKeyC, FAMILY_NONE, FLOW_SRTP_IN, FLOW_SRTP_OUT,
+    SLOT_OCCUPIED,
+};
 
 /// The lookup key: the local (our) address and port a packet arrived on.
 #[repr(C)]
@@ -136,4 +139,120 @@ impl EntryId {
     pub fn index(self) -> usize {
         self.0 as usize
     }
+}
+
+/// One SRTP master key of a flow (see [`crate::layout::SrtpKeyC`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SrtpKey {
+    /// Suite id (the `srtp` crate's); 0 is reserved for "no key".
+    pub suite: u8,
+    /// `SRTP_*` session parameter bits ([`crate::layout::SRTP_UNENCRYPTED_SRTP`], ...).
+    pub params: u8,
+    /// Key derivation rate as a power of two (0 = derive once).
+    pub kdr: u8,
+    /// MKI value and length in bytes (1..=4), if the key has one.
+    pub mki: Option<(u32, u8)>,
+    /// Master key, left-aligned.
+    pub key: [u8; 32],
+    /// Master salt, left-aligned.
+    pub salt: [u8; 14],
+}
+
+impl SrtpKey {
+    fn encode(&self) -> SrtpKeyC {
+        let (mki, mki_len) = self.mki.unwrap_or((0, 0));
+        SrtpKeyC {
+            suite: self.suite,
+            params: self.params,
+            mki_len,
+            kdr: self.kdr,
+            mki,
+            key: self.key,
+            salt: self.salt,
+            _pad: [0; 2],
+        }
+    }
+
+    fn decode(c: &SrtpKeyC) -> Option<SrtpKey> {
+        (c.suite != 0).then_some(SrtpKey {
+            suite: c.suite,
+            params: c.params,
+            kdr: c.kdr,
+            mki: (c.mki_len != 0).then_some((c.mki, c.mki_len)),
+            key: c.key,
+            salt: c.salt,
+        })
+    }
+}
+
+/// The SRTP side of an entry: the key its packets arrive with, the key they leave with,
+/// and where the control plane left the packet indices when it handed the stream to the
+/// data plane (so rollover counters and the SRTCP index continue rather than restart).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct FlowCrypto {
+    /// Set by the table when read; ignored when written (the table bumps it).
+    pub generation: u32,
+    /// Decrypt arriving packets with this ([`crate::layout::FLOW_SRTP_IN`]).
+    pub inbound: Option<SrtpKey>,
+    /// Encrypt forwarded packets with this ([`crate::layout::FLOW_SRTP_OUT`]).
+    pub outbound: Option<SrtpKey>,
+    /// Last inbound RTP index (ROC << 16 | seq) accepted so far, if any.
+    pub in_index: Option<u64>,
+    /// Last outbound RTP index sent so far, if any.
+    pub out_index: Option<u64>,
+    /// Next outbound SRTCP index.
+    pub out_rtcp_index: u64,
+}
+
+impl FlowCrypto {
+    pub(crate) fn encode(&self, generation: u32) -> CryptoDataC {
+        CryptoDataC {
+            generation,
+            _pad0: 0,
+            inbound: self.inbound.map(|k| k.encode()).unwrap_or_default(),
+            outbound: self.outbound.map(|k| k.encode()).unwrap_or_default(),
+            in_index: self.in_index.map_or(0, |i| i.saturating_add(1)),
+            out_index: self.out_index.map_or(0, |i| i.saturating_add(1)),
+            out_rtcp_index: self.out_rtcp_index,
+        }
+    }
+
+    /// `None` for a block never written or repaired after a writer died mid-write.
+    pub(crate) fn decode(c: &CryptoDataC) -> Option<FlowCrypto> {
+        (c.generation != 0).then(|| FlowCrypto {
+            generation: c.generation,
+            inbound: SrtpKey::decode(&c.inbound),
+            outbound: SrtpKey::decode(&c.outbound),
+            in_index: c.in_index.checked_sub(1),
+            out_index: c.out_index.checked_sub(1),
+            out_rtcp_index: c.out_rtcp_index,
+        })
+    }
+
+    /// The `FLOW_SRTP_*` bits an action carrying this must have.
+    pub fn flags(&self) -> u32 {
+        let mut f = 0;
+        if self.inbound.is_some() {
+            f |= FLOW_SRTP_IN;
+        }
+        if self.outbound.is_some() {
+            f |= FLOW_SRTP_OUT;
+        }
+        f
+    }
+}
+
+/// A snapshot of an entry's SRTP counters (see [`crate::layout::SrtpCountersC`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SrtpCounters {
+    /// Packets dropped for a tag that did not verify.
+    pub auth_failures: u64,
+    /// Packets dropped as replays.
+    pub replays: u64,
+    /// Highest inbound RTP index the data plane accepted.
+    pub in_index: Option<u64>,
+    /// Highest outbound RTP index the data plane sent.
+    pub out_index: Option<u64>,
+    /// Next outbound SRTCP index, if the data plane sent SRTCP.
+    pub out_rtcp_index: Option<u64>,
 }

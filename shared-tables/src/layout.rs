@@ -18,15 +18,21 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"RTPBOLT\0");
 
 /// Bumped on any change to the structs in this module; [`crate::FlowTable::attach`] refuses
 /// a region whose header carries a different version.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 
 /// Packets of this flow are RTCP (the port is an RTCP port; no RTP/RTCP demux needed).
 pub const FLOW_RTCP: u32 = 1 << 0;
 /// Drop every packet of this flow, counting it (call on hold, `block media`).
 pub const FLOW_BLACKHOLE: u32 = 1 << 1;
+/// Packets arrive as SRTP (SRTCP with [`FLOW_RTCP`]): authenticate and decrypt them with
+/// the slot's inbound key before forwarding.
+pub const FLOW_SRTP_IN: u32 = 1 << 2;
+/// Forwarded packets leave as SRTP/SRTCP: encrypt and authenticate them with the slot's
+/// outbound key.
+pub const FLOW_SRTP_OUT: u32 = 1 << 3;
 /// Flag bits a reader of this layout version understands; the rest are reserved for
-/// later layouts (SRTP decrypt/encrypt, SSRC rewrite) and must be written as zero.
-pub const FLOW_KNOWN_FLAGS: u32 = FLOW_RTCP | FLOW_BLACKHOLE;
+/// later layouts (SSRC rewrite) and must be written as zero.
+pub const FLOW_KNOWN_FLAGS: u32 = FLOW_RTCP | FLOW_BLACKHOLE | FLOW_SRTP_IN | FLOW_SRTP_OUT;
 
 /// Address family tags used in [`SockAddrC::family`]. Not the libc `AF_*` values, so the
 /// layout does not depend on the platform's headers.
@@ -162,9 +168,79 @@ pub struct FlowEntryData {
     pub src: SockAddrC,
     /// Opaque to the data plane; maps the entry back to a control-plane stream.
     pub stream_id: u64,
-    /// Room for later layouts: an index into an SRTP context table and SSRC rewrite
-    /// parameters. Written as zero by this version.
+    /// Room for later layouts (SSRC rewrite parameters). Written as zero by this version.
     pub _reserved: [u64; 2],
+}
+
+/// One SRTP master key as the data plane needs it. The suite is an opaque id the control
+/// plane and the data plane agree on (the `srtp` crate's suite ids); this crate only
+/// stores it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct SrtpKeyC {
+    /// Suite id; 0 = no key.
+    pub suite: u8,
+    /// `SRTP_*` session parameter bits.
+    pub params: u8,
+    /// MKI length in bytes (0 = no MKI).
+    pub mki_len: u8,
+    /// Key derivation rate as a power of two (0 = derive once).
+    pub kdr: u8,
+    /// MKI value.
+    pub mki: u32,
+    /// Master key, left-aligned; the suite says how much of it is used.
+    pub key: [u8; 32],
+    /// Master salt, left-aligned.
+    pub salt: [u8; 14],
+    pub _pad: [u8; 2],
+}
+
+/// `SrtpKeyC::params`: RFC 4568 UNENCRYPTED_SRTP.
+pub const SRTP_UNENCRYPTED_SRTP: u8 = 1 << 0;
+/// `SrtpKeyC::params`: RFC 4568 UNENCRYPTED_SRTCP.
+pub const SRTP_UNENCRYPTED_SRTCP: u8 = 1 << 1;
+/// `SrtpKeyC::params`: RFC 4568 UNAUTHENTICATED_SRTP.
+pub const SRTP_UNAUTHENTICATED_SRTP: u8 = 1 << 2;
+
+/// A slot's SRTP keys and where the control plane left the packet indices, protected by
+/// the slot's second seqlock (`FlowSlot::crypto_seq`). Like xt_RTPENGINE's per-target
+/// crypto context, but the indices the data plane reaches are published separately
+/// ([`SrtpCountersC`]), so this block is written only by the control plane.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct CryptoDataC {
+    /// Bumped on every write; 0 = no valid keys (never written, or repaired after a
+    /// writer died mid-write).
+    pub generation: u32,
+    pub _pad0: u32,
+    /// Key of the packets as they arrive ([`FLOW_SRTP_IN`]).
+    pub inbound: SrtpKeyC,
+    /// Key of the packets as they leave ([`FLOW_SRTP_OUT`]).
+    pub outbound: SrtpKeyC,
+    /// Last inbound RTP index (ROC << 16 | seq) the control plane accepted, plus one;
+    /// 0 = none yet. Seeds the data plane's rollover counter estimate.
+    pub in_index: u64,
+    /// Last outbound RTP index the control plane sent, plus one; 0 = none yet.
+    pub out_index: u64,
+    /// Next outbound SRTCP index.
+    pub out_rtcp_index: u64,
+}
+
+/// Per-slot SRTP counters and progress, written by data-plane workers (relaxed atomics,
+/// once per batch), read by the control plane for `query` and when it takes a stream's
+/// media back into user space.
+#[repr(C)]
+pub struct SrtpCountersC {
+    /// Packets dropped because their authentication tag did not verify.
+    pub auth_failures: AtomicU64,
+    /// Packets dropped as replays (or too old for the replay window).
+    pub replays: AtomicU64,
+    /// Highest inbound RTP index accepted, plus one; 0 = none.
+    pub in_index: AtomicU64,
+    /// Highest outbound RTP index sent, plus one; 0 = none.
+    pub out_index: AtomicU64,
+    /// Next outbound SRTCP index the data plane would use; 0 = it sent none.
+    pub out_rtcp_index: AtomicU64,
 }
 
 /// Per-entry counters, updated by data-plane workers with relaxed atomics.
@@ -179,6 +255,8 @@ pub struct CountersC {
 
 /// Number of `u64` words [`FlowEntryData`] is copied as under the seqlock.
 pub const DATA_WORDS: usize = core::mem::size_of::<FlowEntryData>() / 8;
+/// Number of `u64` words [`CryptoDataC`] is copied as under its seqlock.
+pub const CRYPTO_WORDS: usize = core::mem::size_of::<CryptoDataC>() / 8;
 
 /// One hash-table slot: seqlock generation, the action as atomic words, the counters.
 #[repr(C, align(64))]
@@ -190,8 +268,18 @@ pub struct FlowSlot {
     /// data races; see [`crate::seqlock`].
     pub data: [AtomicU64; DATA_WORDS],
     pub counters: CountersC,
+    /// Seqlock generation of `crypto`: odd while the writer rewrites it.
+    pub crypto_seq: AtomicU32,
+    pub _pad1: u32,
+    /// [`CryptoDataC`] as words; only meaningful while `data`'s flags carry
+    /// [`FLOW_SRTP_IN`] or [`FLOW_SRTP_OUT`], so plain flows never read it.
+    pub crypto: [AtomicU64; CRYPTO_WORDS],
+    pub srtp: SrtpCountersC,
 }
 
+// Words of the seqlocked blocks are read back field by field on the same host; the
+// generation read (`seqlock::read_crypto_generation`) relies on little-endian words.
+const _: () = assert!(cfg!(target_endian = "little"));
 const _: () = assert!(core::mem::size_of::<SockAddrC>() == 24);
 const _: () = assert!(core::mem::align_of::<SockAddrC>() == 4);
 const _: () = assert!(core::mem::size_of::<FlowEntryData>() == 128);
@@ -199,10 +287,17 @@ const _: () = assert!(core::mem::align_of::<FlowEntryData>() == 8);
 const _: () = assert!(core::mem::offset_of!(FlowEntryData, key) == 8);
 const _: () = assert!(core::mem::offset_of!(FlowEntryData, stream_id) == 104);
 const _: () = assert!(core::mem::size_of::<CountersC>() == 32);
-// 192 = 3 cache lines: slots never straddle a line boundary with a neighbour.
-const _: () = assert!(core::mem::size_of::<FlowSlot>() == 192);
+const _: () = assert!(core::mem::size_of::<SrtpKeyC>() == 56);
+const _: () = assert!(core::mem::size_of::<CryptoDataC>() == 144);
+const _: () = assert!(core::mem::size_of::<SrtpCountersC>() == 40);
+// 384 = 6 cache lines: slots never straddle a line boundary with a neighbour, and a plain
+// flow's lookup touches only the first three (seq, data, counters).
+const _: () = assert!(core::mem::size_of::<FlowSlot>() == 384);
 const _: () = assert!(core::mem::offset_of!(FlowSlot, data) == 8);
 const _: () = assert!(core::mem::offset_of!(FlowSlot, counters) == 136);
+const _: () = assert!(core::mem::offset_of!(FlowSlot, crypto_seq) == 168);
+const _: () = assert!(core::mem::offset_of!(FlowSlot, crypto) == 176);
+const _: () = assert!(core::mem::offset_of!(FlowSlot, srtp) == 320);
 const _: () = assert!(core::mem::size_of::<Header>() == 64);
 
 #[cfg(test)]

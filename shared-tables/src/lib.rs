@@ -14,7 +14,9 @@
 //! - Workers only write the per-entry counters (relaxed atomics, once per batch).
 //! - A packet whose key has no entry goes to the control plane.
 //! - The header carries [`layout::MAGIC`] and [`layout::LAYOUT_VERSION`], checked on
-//!   attach; reserved bytes and flag bits leave room for SRTP and SSRC rewriting.
+//!   attach; reserved bytes and flag bits leave room for SSRC rewriting.
+//! - SRTP flows carry their keys in a second seqlocked block of the slot, read only by
+//!   workers whose entry has `FLOW_SRTP_*` bits and cached per worker by generation.
 
 pub mod counters;
 mod entry;
@@ -26,9 +28,12 @@ pub mod takeover;
 
 use std::net::SocketAddr;
 
-pub use counters::{monotonic_now, FlowCounters};
-pub use entry::{EntryId, FlowAction, FlowKey, SrcMismatch};
-pub use layout::{FLOW_BLACKHOLE, FLOW_RTCP, LAYOUT_VERSION};
+pub use counters::{monotonic_now, FlowCounters, SrtpProgress};
+pub use entry::{EntryId, FlowAction, FlowCrypto, FlowKey, SrcMismatch, SrtpCounters, SrtpKey};
+pub use layout::{
+    FLOW_BLACKHOLE, FLOW_RTCP, FLOW_SRTP_IN, FLOW_SRTP_OUT, LAYOUT_VERSION,
+    SRTP_UNAUTHENTICATED_SRTP, SRTP_UNENCRYPTED_SRTCP, SRTP_UNENCRYPTED_SRTP,
+};
 pub use table::{FlowTable, TableReader, TableWriter, MAX_CAPACITY};
 pub use takeover::Takeover;
 
@@ -63,4 +68,7 @@ pub enum TableError {
     /// Flag bits this layout version does not define.
     #[error("unknown flow flags {flags:#x}")]
     UnknownFlags { flags: u32 },
+    /// The action's `FLOW_SRTP_*` bits do not match the SRTP keys given with it.
+    #[error("flow flags {flags:#x} do not match the SRTP keys given")]
+    CryptoMismatch { flags: u32 },
 }

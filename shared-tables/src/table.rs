@@ -22,11 +22,11 @@ use std::os::fd::{BorrowedFd, OwnedFd};
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::counters::FlowCounters;
-use crate::entry::{EntryId, FlowAction, FlowKey};
+use crate::counters::{FlowCounters, SrtpProgress};
+use crate::entry::{EntryId, FlowAction, FlowCrypto, FlowKey, SrtpCounters};
 use crate::layout::{
-    FlowEntryData, FlowSlot, Header, FLOW_KNOWN_FLAGS, LAYOUT_VERSION, MAGIC, SLOT_EMPTY,
-    SLOT_OCCUPIED, SLOT_TOMBSTONE,
+    FlowEntryData, FlowSlot, Header, FLOW_KNOWN_FLAGS, FLOW_SRTP_IN, FLOW_SRTP_OUT, LAYOUT_VERSION,
+    MAGIC, SLOT_EMPTY, SLOT_OCCUPIED, SLOT_TOMBSTONE,
 };
 use crate::seqlock;
 use crate::shm::Region;
@@ -329,6 +329,29 @@ impl TableWriter {
     /// to the slot after it is reused; that imprecision is accepted to keep counter
     /// updates a plain `fetch_add`.
     pub fn upsert(&mut self, key: FlowKey, action: &FlowAction) -> Result<EntryId, TableError> {
+        self.upsert_inner(key, action, None)
+    }
+
+    /// As [`upsert`](Self::upsert), for an SRTP flow: `crypto`'s keys go into the slot
+    /// before the action does, so a worker that sees the action's `FLOW_SRTP_*` bits finds
+    /// the keys that go with them. The action's SRTP bits must match the keys present
+    /// ([`FlowCrypto::flags`]). SRTP counters start from zero on insert and are kept on
+    /// replace, like the packet counters.
+    pub fn upsert_with_crypto(
+        &mut self,
+        key: FlowKey,
+        action: &FlowAction,
+        crypto: &FlowCrypto,
+    ) -> Result<EntryId, TableError> {
+        self.upsert_inner(key, action, Some(crypto))
+    }
+
+    fn upsert_inner(
+        &mut self,
+        key: FlowKey,
+        action: &FlowAction,
+        crypto: Option<&FlowCrypto>,
+    ) -> Result<EntryId, TableError> {
         if action.dst.is_ipv4() != action.src.is_ipv4() {
             return Err(TableError::FamilyMismatch {
                 dst: action.dst,
@@ -340,10 +363,17 @@ impl TableWriter {
                 flags: action.flags,
             });
         }
+        let srtp_flags = action.flags & (FLOW_SRTP_IN | FLOW_SRTP_OUT);
+        if srtp_flags != crypto.map_or(0, FlowCrypto::flags) {
+            return Err(TableError::CryptoMismatch {
+                flags: action.flags,
+            });
+        }
         let s = &*self.shared;
         let data = action.encode(&key);
         let (found, free) = self.probe(&key);
         if let Some(i) = found {
+            write_crypto(s.slot(i), crypto);
             seqlock::write(s.slot(i), &data);
             return Ok(EntryId(i as u32));
         }
@@ -358,12 +388,31 @@ impl TableWriter {
         let slot = s.slot(i);
         let was_tombstone = seqlock::read_as_writer(slot).state == SLOT_TOMBSTONE;
         slot.counters.reset();
+        slot.srtp.reset();
+        write_crypto(slot, crypto);
         seqlock::write(slot, &data);
         h.len.fetch_add(1, Ordering::Relaxed);
         if was_tombstone {
             h.tombstones.fetch_sub(1, Ordering::Relaxed);
         }
         Ok(EntryId(i as u32))
+    }
+
+    /// The key's SRTP counters (zero for a plain flow).
+    pub fn srtp_counters(&self, key: &FlowKey) -> Option<SrtpCounters> {
+        let i = self.probe(key).0?;
+        Some(self.shared.slot(i).srtp.snapshot())
+    }
+
+    /// The key's SRTP keys and indices as last written, if it has any.
+    pub fn crypto(&self, key: &FlowKey) -> Option<FlowCrypto> {
+        let i = self.probe(key).0?;
+        let slot = self.shared.slot(i);
+        let flags = seqlock::read_as_writer(slot).flags;
+        if flags & (FLOW_SRTP_IN | FLOW_SRTP_OUT) == 0 {
+            return None;
+        }
+        FlowCrypto::decode(&seqlock::read_crypto_as_writer(slot))
     }
 
     /// Removes `key`, returning its final counters.
@@ -446,6 +495,16 @@ impl Drop for TableWriter {
     }
 }
 
+/// Writes `crypto` (if any) into the slot's crypto block with the next generation. A plain
+/// flow leaves the block alone: its action's flags say not to read it.
+fn write_crypto(slot: &FlowSlot, crypto: Option<&FlowCrypto>) {
+    let Some(c) = crypto else { return };
+    let previous = seqlock::read_crypto_as_writer(slot).generation;
+    // 0 means "no keys", so the generation skips it when it wraps.
+    let generation = previous.wrapping_add(1).max(1);
+    seqlock::write_crypto(slot, &c.encode(generation));
+}
+
 /// Changes only the state byte of a slot the caller (the writer) owns, under the seqlock.
 fn set_state(slot: &FlowSlot, state: u8) {
     let mut d = seqlock::read_as_writer(slot);
@@ -480,6 +539,41 @@ impl TableReader {
         }
     }
 
+    /// The SRTP keys of the entry in slot `id`, if the block holds valid ones; `None`
+    /// also when the writer is stuck mid-write (the caller punts the packet). Called
+    /// by a worker when its cached session for `id` is missing or of another generation.
+    pub fn crypto(&self, id: EntryId) -> Option<FlowCrypto> {
+        if id.index() >= self.shared.nslots {
+            return None;
+        }
+        let c = seqlock::read_crypto_bounded(self.shared.slot(id.index()), seqlock::READ_TRIES)?;
+        FlowCrypto::decode(&c)
+    }
+
+    /// The generation of the SRTP keys in slot `id` (0: none valid), reading two words
+    /// rather than the whole block: what a worker checks per packet against its cache.
+    #[inline]
+    pub fn crypto_generation(&self, id: EntryId) -> u32 {
+        if id.index() >= self.shared.nslots {
+            return 0;
+        }
+        seqlock::read_crypto_generation(self.shared.slot(id.index()), seqlock::READ_TRIES)
+            .unwrap_or(0)
+    }
+
+    /// Adds a batch's SRTP counts and progress to entry `id`.
+    #[inline]
+    pub fn record_srtp(&self, id: EntryId, progress: &SrtpProgress) {
+        if id.index() < self.shared.nslots {
+            self.shared.slot(id.index()).srtp.add(progress);
+        }
+    }
+
+    /// SRTP counters of the entry in slot `id`.
+    pub fn srtp_counters(&self, id: EntryId) -> Option<SrtpCounters> {
+        (id.index() < self.shared.nslots).then(|| self.shared.slot(id.index()).srtp.snapshot())
+    }
+
     /// Counters of the entry in slot `id` (whatever entry occupies it now).
     pub fn counters(&self, id: EntryId) -> Option<FlowCounters> {
         (id.index() < self.shared.nslots).then(|| self.shared.slot(id.index()).counters.snapshot())
@@ -501,6 +595,7 @@ mod tests {
     use super::*;
     use crate::entry::SrcMismatch;
     use crate::layout::FLOW_BLACKHOLE;
+    use crate::SrtpProgress;
     use proptest::prelude::*;
     use std::collections::HashMap;
     use std::net::SocketAddr;
@@ -545,6 +640,98 @@ mod tests {
         // re-insert starts from zero
         w.upsert(k, &action(3)).unwrap();
         assert_eq!(w.counters(&k).unwrap(), FlowCounters::default());
+    }
+
+    fn srtp_key(suite: u8, fill: u8) -> crate::SrtpKey {
+        crate::SrtpKey {
+            suite,
+            params: crate::SRTP_UNENCRYPTED_SRTCP,
+            kdr: 0,
+            mki: Some((7, 2)),
+            key: [fill; 32],
+            salt: [fill ^ 0xff; 14],
+        }
+    }
+
+    #[test]
+    fn srtp_keys_travel_with_the_action_and_bump_the_generation() {
+        let t = FlowTable::create(16).unwrap();
+        let mut w = t.writer().unwrap();
+        let r = t.reader();
+        let k = FlowKey::new(v4(30_000));
+        let crypto = FlowCrypto {
+            inbound: Some(srtp_key(1, 0x11)),
+            outbound: None,
+            in_index: Some(0x1_fffe),
+            out_index: None,
+            out_rtcp_index: 5,
+            generation: 0,
+        };
+        // the action's bits must match the keys
+        assert!(matches!(
+            w.upsert_with_crypto(k, &action(1), &crypto),
+            Err(TableError::CryptoMismatch { .. })
+        ));
+        let a = FlowAction {
+            flags: FLOW_SRTP_IN,
+            ..action(1)
+        };
+        let id = w.upsert_with_crypto(k, &a, &crypto).unwrap();
+        assert_eq!(r.lookup(&k).unwrap().1.flags, FLOW_SRTP_IN);
+        let got = r.crypto(id).unwrap();
+        assert_eq!(
+            got,
+            FlowCrypto {
+                generation: 1,
+                ..crypto
+            }
+        );
+        assert_eq!(r.crypto_generation(id), 1);
+        assert_eq!(w.crypto(&k), Some(got));
+        // re-keying keeps the slot and bumps the generation
+        let both = FlowCrypto {
+            outbound: Some(srtp_key(2, 0x22)),
+            ..crypto
+        };
+        let a2 = FlowAction {
+            flags: FLOW_SRTP_IN | FLOW_SRTP_OUT,
+            ..a
+        };
+        assert_eq!(w.upsert_with_crypto(k, &a2, &both).unwrap(), id);
+        assert_eq!(r.crypto_generation(id), 2);
+        assert_eq!(r.crypto(id).unwrap().outbound, both.outbound);
+        // workers report progress; indices only move forward
+        r.record_srtp(
+            id,
+            &SrtpProgress {
+                auth_failures: 2,
+                replays: 1,
+                in_index: Some(70_000),
+                out_index: Some(69_999),
+                out_rtcp_index: Some(9),
+            },
+        );
+        r.record_srtp(
+            id,
+            &SrtpProgress {
+                in_index: Some(3),
+                ..SrtpProgress::default()
+            },
+        );
+        let c = w.srtp_counters(&k).unwrap();
+        assert_eq!((c.auth_failures, c.replays), (2, 1));
+        assert_eq!(
+            (c.in_index, c.out_index, c.out_rtcp_index),
+            (Some(70_000), Some(69_999), Some(9))
+        );
+        // a plain upsert turns SRTP off without touching the keys' block
+        w.upsert(k, &action(3)).unwrap();
+        assert_eq!(w.crypto(&k), None);
+        assert_eq!(r.lookup(&k).unwrap().1.flags, 0);
+        // a new entry in the slot starts with zero SRTP counters
+        w.remove(&k).unwrap();
+        w.upsert_with_crypto(k, &a, &crypto).unwrap();
+        assert_eq!(w.srtp_counters(&k).unwrap(), SrtpCounters::default());
     }
 
     #[test]

@@ -21,7 +21,7 @@ use core::sync::atomic::Ordering;
 use std::fs::File;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
-use crate::layout::{SLOT_OCCUPIED, SLOT_TOMBSTONE};
+use crate::layout::{CryptoDataC, SLOT_OCCUPIED, SLOT_TOMBSTONE};
 use crate::seqlock;
 use crate::table::Shared;
 use crate::TableError;
@@ -92,6 +92,12 @@ fn recover(s: &Shared) -> (usize, usize) {
     let (mut repaired, mut live, mut tombstones) = (0usize, 0u64, 0u64);
     for i in 0..s.nslots {
         let slot = s.slot(i);
+        if slot.crypto_seq.load(Ordering::Relaxed) & 1 == 1 {
+            // Torn keys are worse than none: generation 0 makes workers punt the flow's
+            // packets until the new writer programs it again.
+            seqlock::repair_crypto(slot, &CryptoDataC::default());
+            repaired += 1;
+        }
         if slot.seq.load(Ordering::Relaxed) & 1 == 1 {
             let mut d = seqlock::read_as_writer(slot);
             d.state = SLOT_TOMBSTONE;
@@ -258,5 +264,41 @@ mod tests {
         assert_eq!((w.len(), w.tombstones()), (1, 1));
         assert_eq!(t.reader().lookup(&a), None);
         assert_eq!(t.reader().lookup(&b).map(|(_, x)| x), Some(action(2)));
+    }
+
+    #[test]
+    fn takeover_drops_keys_torn_by_a_dead_writer() {
+        let t = FlowTable::create(16).expect("create");
+        let mut w = t.writer().expect("writer");
+        let k = FlowKey::new(v4(1));
+        let crypto = crate::FlowCrypto {
+            outbound: Some(crate::SrtpKey {
+                suite: 1,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let a = FlowAction {
+            flags: crate::FLOW_SRTP_OUT,
+            ..action(1)
+        };
+        let id = w.upsert_with_crypto(k, &a, &crypto).expect("upsert");
+        drop(w);
+        // Killed between the crypto block's two generation stores.
+        let s = &t.shared;
+        s.slot(id.index())
+            .crypto_seq
+            .fetch_add(1, Ordering::Relaxed);
+        s.header().writer_active.store(u32::MAX, Ordering::Relaxed);
+        assert_eq!(t.reader().crypto_generation(id), 0);
+
+        let w = t.writer().expect("takeover");
+        assert_eq!(w.took_over().map(|t| t.repaired_slots), Some(1));
+        // The entry stays (its action was whole) but has no keys: its packets punt.
+        assert_eq!(t.reader().lookup(&k).map(|(_, x)| x), Some(a));
+        assert_eq!(
+            (t.reader().crypto_generation(id), t.reader().crypto(id)),
+            (0, None)
+        );
     }
 }
