@@ -150,3 +150,104 @@ fn ssrc_at(packet: &[u8], offset: usize) -> Option<u32> {
     let bytes = packet.get(offset..offset + 4)?;
     Some(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SrtpSuite;
+
+    fn context() -> SrtpContext {
+        let master =
+            MasterKey::new(SrtpSuite::AesCm128HmacSha1_80, &[1; 16], &[2; 14]).expect("key");
+        SrtpContext::new(&master, SessionFlags::default()).expect("context")
+    }
+
+    fn rtp(ssrc: u32, seq: u16) -> ([u8; 64], usize) {
+        let mut buf = [0u8; 64];
+        buf[..12].copy_from_slice(&[0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        buf[2..4].copy_from_slice(&seq.to_be_bytes());
+        buf[8..12].copy_from_slice(&ssrc.to_be_bytes());
+        (buf, 40)
+    }
+
+    #[test]
+    fn streams_get_slots_and_the_least_recently_used_goes() {
+        let mut sender = context();
+        let mut receiver = context();
+        for ssrc in 1..=CONTEXT_SSRC_SLOTS as u32 + 1 {
+            let (mut buf, len) = rtp(ssrc, 7);
+            let len = sender.protect_rtp(&mut buf, len).expect("protect");
+            receiver.unprotect_rtp(&mut buf[..len]).expect("unprotect");
+            if ssrc == 2 {
+                // Keep 1 fresh, so that 2 is the oldest when the ninth SSRC comes.
+                let (mut buf, len) = rtp(1, 8);
+                let len = sender.protect_rtp(&mut buf, len).expect("protect");
+                receiver.unprotect_rtp(&mut buf[..len]).expect("unprotect");
+            }
+        }
+        assert_eq!(
+            receiver.state_for(1).map(|states| states.rtp.seq()),
+            Some(8)
+        );
+        assert!(receiver.state_for(2).is_none());
+        assert!(receiver.state_for(9).is_some());
+    }
+
+    #[test]
+    fn refused_packets_take_no_slot() {
+        let mut sender = context();
+        let mut receiver = context();
+        let (mut buf, len) = rtp(42, 1);
+        let len = sender.protect_rtp(&mut buf, len).expect("protect");
+        buf[20] ^= 1;
+        assert_eq!(
+            receiver.unprotect_rtp(&mut buf[..len]),
+            Err(SrtpError::AuthFailed)
+        );
+        assert!(receiver.state_for(42).is_none());
+        assert!(matches!(
+            receiver.unprotect_rtp(&mut buf[..5]),
+            Err(SrtpError::TooShort { .. })
+        ));
+        assert!(matches!(
+            receiver.unprotect_rtcp(&mut buf[..3]),
+            Err(SrtpError::TooShort { .. })
+        ));
+    }
+
+    #[test]
+    fn set_state_positions_a_stream() {
+        let mut sender = context();
+        sender.set_state(
+            5,
+            SsrcStates {
+                rtp: RtpStreamState::new(3, 100),
+                rtcp: RtcpStreamState::new(9),
+            },
+        );
+        let (mut buf, len) = rtp(5, 101);
+        sender.protect_rtp(&mut buf, len).expect("protect");
+        let states = sender.state_for(5).expect("slot");
+        assert_eq!(
+            (states.rtp.roc(), states.rtp.seq(), states.rtcp.next_index()),
+            (3, 101, 9)
+        );
+
+        let mut rtcp = [0u8; 64];
+        rtcp[..8].copy_from_slice(&[0x80, 201, 0, 1, 0, 0, 0, 5]);
+        let len = sender.protect_rtcp(&mut rtcp, 8).expect("protect");
+        assert_eq!(rtcp[8..12], [0x80, 0, 0, 9]);
+        assert_eq!(
+            sender.state_for(5).map(|states| states.rtcp.next_index()),
+            Some(10)
+        );
+        let mut receiver = context();
+        assert_eq!(receiver.unprotect_rtcp(&mut rtcp[..len]), Ok(8));
+        assert_eq!(
+            receiver
+                .state_for(5)
+                .and_then(|states| states.rtcp.highest_index()),
+            Some(9)
+        );
+    }
+}

@@ -455,6 +455,49 @@ mod tests {
         );
     }
 
+    /// With a key derivation rate the keys for index i are those at r = i DIV 2^kdr:
+    /// compare with a rate-0 session whose keys were derived at that r.
+    #[test]
+    fn kdr_derives_the_keys_of_index_div_rate() {
+        use crate::{RtcpStreamState, RtpStreamState};
+        let suite = SrtpSuite::AesCm128HmacSha1_80;
+        let mut master = MasterKey::new(suite, &[3; 16], &[4; 14]).expect("key");
+        master.kdr = 4;
+        let with_rate = SrtpSession::new(&master, SessionFlags::default()).expect("session");
+        master.kdr = 0;
+        let derived_once = SrtpSession::new(&master, SessionFlags::default()).expect("session");
+        let mut at_r = derived_once.clone();
+        at_r.rtp = Transform::derive(suite, &at_r.kdf, RTP_LABELS, 100 >> 4).expect("keys");
+        at_r.rtcp = Transform::derive(suite, &at_r.kdf, RTCP_LABELS, 40 >> 4).expect("keys");
+
+        let rtp = |session: &SrtpSession, seq: u16| {
+            let mut buf = [0u8; 40];
+            buf[..12].copy_from_slice(&[0x80, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]);
+            buf[2..4].copy_from_slice(&seq.to_be_bytes());
+            let mut state = RtpStreamState::new(0, seq.wrapping_sub(1));
+            let len = session
+                .protect_rtp(&mut state, &mut buf, 28)
+                .expect("protect");
+            buf[..len].to_vec()
+        };
+        assert_eq!(rtp(&with_rate, 100), rtp(&at_r, 100));
+        assert_ne!(rtp(&with_rate, 100), rtp(&derived_once, 100));
+        assert_eq!(rtp(&with_rate, 15), rtp(&derived_once, 15));
+
+        let rtcp = |session: &SrtpSession, index: u32| {
+            let mut buf = [0u8; 60];
+            buf[..8].copy_from_slice(&[0x80, 200, 0, 6, 1, 2, 3, 4]);
+            let mut state = RtcpStreamState::new(index);
+            let len = session
+                .protect_rtcp(&mut state, &mut buf, 28)
+                .expect("protect");
+            buf[..len].to_vec()
+        };
+        assert_eq!(rtcp(&with_rate, 40), rtcp(&at_r, 40));
+        assert_ne!(rtcp(&with_rate, 40), rtcp(&derived_once, 40));
+        assert_eq!(rtcp(&with_rate, 15), rtcp(&derived_once, 15));
+    }
+
     #[test]
     fn debug_does_not_print_keys() {
         let master =
