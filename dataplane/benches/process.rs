@@ -55,6 +55,7 @@ fn bench(c: &mut Criterion) {
         let t = table(entries);
         let r = t.reader();
         let mut counters = WorkerCounters::default();
+        let mut srtp = dataplane::SrtpStage::default();
 
         let mut same = Batch::new();
         let key = local(entries / 2);
@@ -62,7 +63,7 @@ fn bench(c: &mut Criterion) {
             same.push(key, PEER, &pkt);
         }
         g.bench_with_input(BenchmarkId::new("same-flow", entries), &entries, |b, _| {
-            b.iter(|| process(&mut same, &r, &mut counters))
+            b.iter(|| process(&mut same, &r, &mut counters, &mut srtp))
         });
 
         // Keys stepped by a large odd stride so they hit different cache lines/pages.
@@ -76,7 +77,7 @@ fn bench(c: &mut Criterion) {
         g.bench_with_input(
             BenchmarkId::new("distinct-flows", entries),
             &entries,
-            |b, _| b.iter(|| process(&mut distinct, &r, &mut counters)),
+            |b, _| b.iter(|| process(&mut distinct, &r, &mut counters, &mut srtp)),
         );
     }
     g.finish();

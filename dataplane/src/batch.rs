@@ -23,6 +23,10 @@ pub enum DropReason {
     Blackhole,
     /// Source differs from the flow's expected source and the policy is Drop.
     SourceMismatch,
+    /// SRTP/SRTCP whose authentication tag (or MKI) did not verify.
+    SrtpAuth,
+    /// SRTP/SRTCP replayed, or older than the replay window.
+    SrtpReplay,
 }
 
 /// What to do with one packet.
@@ -111,6 +115,12 @@ impl Packet {
     #[inline]
     pub(crate) fn set_verdict(&mut self, v: Verdict) {
         self.verdict = v;
+    }
+
+    /// After an in-place transform (SRTP) changed the datagram's length.
+    #[inline]
+    pub(crate) fn set_len(&mut self, len: usize) {
+        self.len = len.min(MAX_PACKET_LEN);
     }
 
     /// The whole receive buffer, for a backend to receive into.

@@ -80,6 +80,10 @@ worker_counters! {
     /// Frame path: forwards handed to the control plane (also in `punted`) because the
     /// outgoing IP packet would exceed the port's MTU (the kernel fragments).
     over_mtu,
+    /// SRTP/SRTCP dropped because the tag or MKI did not verify.
+    dropped_srtp_auth,
+    /// SRTP/SRTCP dropped as replays.
+    dropped_srtp_replay,
 }
 
 impl WorkerCounters {
@@ -99,6 +103,8 @@ impl WorkerCounters {
             Verdict::Drop(DropReason::Blackhole | DropReason::SourceMismatch) => {
                 self.dropped_policy += 1
             }
+            Verdict::Drop(DropReason::SrtpAuth) => self.dropped_srtp_auth += 1,
+            Verdict::Drop(DropReason::SrtpReplay) => self.dropped_srtp_replay += 1,
             Verdict::Pending => debug_assert!(false, "recorded a packet without a verdict"),
         }
     }

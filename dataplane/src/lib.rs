@@ -20,6 +20,7 @@ pub mod counters;
 pub mod frame;
 mod policy;
 pub mod process;
+pub mod srtp;
 
 pub use backend::udp::{BackendError, SocketsBackend, SocketsIo};
 pub use backend::{PuntSink, PuntedPacket};
@@ -27,3 +28,4 @@ pub use batch::{Batch, DropReason, Packet, Verdict, BATCH_SIZE, MAX_PACKET_LEN};
 pub use counters::WorkerCounters;
 pub use frame::{Frame, FrameConfig, FrameProcessor, FrameVerdict};
 pub use process::process;
+pub use srtp::SrtpStage;

@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 
 use shared_tables::{
     EntryId, FlowAction, FlowKey, SrcMismatch, TableReader, FLOW_BLACKHOLE, FLOW_RTCP,
+    FLOW_SRTP_IN, FLOW_SRTP_OUT,
 };
 
 use crate::batch::{DropReason, Verdict};
@@ -69,12 +70,25 @@ pub(crate) fn decide(
     }
 }
 
+/// The SRTP work a forward needs before it is sent: decrypt with the entry's inbound key,
+/// encrypt with its outbound key, or both (see [`crate::srtp`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SrtpStep {
+    pub id: EntryId,
+    /// The entry's `FLOW_SRTP_IN`/`FLOW_SRTP_OUT` bits.
+    pub flags: u32,
+    /// SRTCP rather than SRTP (an RTCP port, or RTCP under rtcp-mux).
+    pub rtcp: bool,
+}
+
 /// A verdict and, for a packet of a known flow, the entry to count it on once the caller
 /// has carried the verdict out (see [`BatchPolicy::count`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Decision {
     pub verdict: Verdict,
     pub entry: Option<(EntryId, EntryCount)>,
+    /// Set for a Forward of an SRTP flow: the payload must go through this first.
+    pub srtp: Option<SrtpStep>,
 }
 
 /// Counts for one entry, added to the table when the run of its packets ends.
@@ -129,12 +143,23 @@ impl<'t> BatchPolicy<'t> {
             None => Decision {
                 verdict: Verdict::Punt,
                 entry: None,
+                srtp: None,
             },
             Some((id, action)) => {
                 let (verdict, count) = decide(data, truncated, src, action);
+                let crypto = action.flags & (FLOW_SRTP_IN | FLOW_SRTP_OUT);
+                let srtp = match verdict {
+                    Verdict::Forward { .. } if crypto != 0 => Some(SrtpStep {
+                        id: *id,
+                        flags: crypto,
+                        rtcp: classify(data, action.flags & FLOW_RTCP != 0) == PacketClass::Rtcp,
+                    }),
+                    _ => None,
+                };
                 Decision {
                     verdict,
                     entry: Some((*id, count)),
+                    srtp,
                 }
             }
         }

@@ -9,24 +9,47 @@
 
 use shared_tables::TableReader;
 
-use crate::batch::Batch;
+use crate::batch::{Batch, Verdict};
 use crate::counters::WorkerCounters;
-use crate::policy::BatchPolicy;
+use crate::policy::{BatchPolicy, EntryCount};
+use crate::srtp::{SrtpOutcome, SrtpStage};
 
 /// Gives every packet in `batch` a verdict, counts it in `counters`, and adds per-entry
 /// counts (packets/bytes/last_packet for forwarded and blackholed packets, errors for
-/// malformed and source-mismatch drops) to the table.
-pub fn process(batch: &mut Batch, table: &TableReader, counters: &mut WorkerCounters) {
+/// malformed, source-mismatch and SRTP-rejected drops) to the table. Forwards of SRTP
+/// flows are decrypted and/or encrypted in place by `srtp`, the worker's SRTP state.
+pub fn process(
+    batch: &mut Batch,
+    table: &TableReader,
+    counters: &mut WorkerCounters,
+    srtp: &mut SrtpStage,
+) {
     let mut policy = BatchPolicy::new(table, batch.now());
     for pkt in batch.packets_mut() {
         let d = policy.decide(pkt.local(), pkt.src(), pkt.data(), pkt.truncated());
-        pkt.set_verdict(d.verdict);
-        counters.record(&d.verdict, pkt.len());
-        if let Some((id, count)) = d.entry {
-            policy.count(id, count, pkt.len());
+        let rx_len = pkt.len();
+        let (mut verdict, mut entry) = (d.verdict, d.entry);
+        if let Some(step) = d.srtp {
+            match srtp.apply(table, step, pkt.buf_mut(), rx_len) {
+                SrtpOutcome::Forward(len) => pkt.set_len(len),
+                SrtpOutcome::Drop(r) => {
+                    verdict = Verdict::Drop(r);
+                    entry = entry.map(|(id, _)| (id, EntryCount::Error));
+                }
+                SrtpOutcome::Punt => {
+                    verdict = Verdict::Punt;
+                    entry = entry.map(|(id, _)| (id, EntryCount::None));
+                }
+            }
+        }
+        pkt.set_verdict(verdict);
+        counters.record(&verdict, rx_len);
+        if let Some((id, count)) = entry {
+            policy.count(id, count, rx_len);
         }
     }
     policy.finish();
+    srtp.publish(table);
     counters.batches += 1;
 }
 
@@ -80,7 +103,7 @@ mod tests {
         b.set_now(Duration::from_secs(100));
         b.push(sa(LOCAL), sa(src), data);
         let mut c = WorkerCounters::default();
-        process(&mut b, &t.reader(), &mut c);
+        process(&mut b, &t.reader(), &mut c, &mut SrtpStage::default());
         (b.packets()[0].verdict(), c)
     }
 
@@ -201,7 +224,7 @@ mod tests {
             &vec![0x80; crate::batch::MAX_PACKET_LEN + 10],
         );
         let mut c = WorkerCounters::default();
-        process(&mut b, &t.reader(), &mut c);
+        process(&mut b, &t.reader(), &mut c, &mut SrtpStage::default());
         assert_eq!(
             b.packets()[0].verdict(),
             Verdict::Drop(DropReason::Malformed)
@@ -253,7 +276,7 @@ mod tests {
             b.push(sa(local), sa(PEER), data);
         }
         let mut c = WorkerCounters::default();
-        process(&mut b, &t.reader(), &mut c);
+        process(&mut b, &t.reader(), &mut c, &mut SrtpStage::default());
         let a = w.counters(&FlowKey::new(sa(LOCAL))).unwrap();
         assert_eq!((a.packets, a.bytes, a.errors), (3, 32, 1));
         assert_eq!(w.counters(&FlowKey::new(sa(other))).unwrap().packets, 1);

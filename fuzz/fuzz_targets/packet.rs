@@ -89,7 +89,7 @@ fuzz_target!(|data: &[u8]| {
         rest = &tail[n..];
     }
     let mut c = WorkerCounters::default();
-    process(&mut batch, &t.reader(), &mut c);
+    process(&mut batch, &t.reader(), &mut c, &mut dataplane::SrtpStage::default());
 
     assert_eq!(c.rx_packets, batch.len() as u64);
     assert_eq!(

@@ -19,6 +19,9 @@
 //! | IPv4→IPv6 forward without 20 bytes of headroom | Kernel | `punted`, `no_headroom` |
 //! | forward longer than the MTU (IPv4→IPv6 adds 20 bytes) | Kernel | `punted`, `over_mtu` |
 //! | forward | Transmit (rewritten) | `forwarded` |
+//! | SRTP forward (keys in the entry): decrypted and/or encrypted in place ([`crate::srtp`]) | Transmit | `forwarded` |
+//! | SRTP whose tag or MKI does not verify / replayed | Drop | `dropped_srtp_auth` / `dropped_srtp_replay` |
+//! | SRTP entry whose keys are unreadable or unusable | Kernel (unchanged) | `punted` |
 //! | blackhole, strict source mismatch | Drop | `dropped_policy` |
 //! | broken header or checksum; RTP/RTCP-port garbage | Drop(Malformed) | `dropped_malformed` (`checksum_errors`) |
 //!
@@ -56,6 +59,8 @@ use shared_tables::TableReader;
 use crate::batch::{DropReason, Verdict};
 use crate::counters::WorkerCounters;
 use crate::policy::{BatchPolicy, EntryCount};
+use crate::srtp::{SrtpOutcome, SrtpStage};
+use checksum::sum as payload_checksum;
 
 pub use error::{FrameError, Layer};
 pub use ethernet::Mac;
@@ -136,6 +141,7 @@ pub struct FrameProcessor {
     mac: Mac,
     neighbours: NeighbourTable,
     mtu: usize,
+    srtp: SrtpStage,
 }
 
 /// What became of one frame, finer than its verdict (for the counters).
@@ -156,6 +162,7 @@ impl FrameProcessor {
             mac: cfg.mac,
             neighbours: NeighbourTable::new(cfg.neighbour_capacity),
             mtu: DEFAULT_MTU,
+            srtp: SrtpStage::default(),
         }
     }
 
@@ -204,7 +211,7 @@ impl FrameProcessor {
         let mut policy = BatchPolicy::new(table, now);
         for f in frames.iter_mut() {
             let rx_len = f.len;
-            let outcome = self.frame(f, &mut policy, counters, now);
+            let outcome = self.frame(f, table, &mut policy, counters, now);
             f.verdict = match outcome {
                 Outcome::Transmit => FrameVerdict::Transmit,
                 Outcome::Punt | Outcome::NotMedia => FrameVerdict::Kernel,
@@ -223,9 +230,12 @@ impl FrameProcessor {
                 Outcome::Drop(DropReason::Blackhole | DropReason::SourceMismatch) => {
                     counters.dropped_policy += 1
                 }
+                Outcome::Drop(DropReason::SrtpAuth) => counters.dropped_srtp_auth += 1,
+                Outcome::Drop(DropReason::SrtpReplay) => counters.dropped_srtp_replay += 1,
             }
         }
         policy.finish();
+        self.srtp.publish(table);
         counters.batches += 1;
     }
 
@@ -241,6 +251,7 @@ impl FrameProcessor {
     fn frame(
         &mut self,
         f: &mut Frame<'_>,
+        table: &TableReader,
         policy: &mut BatchPolicy<'_>,
         counters: &mut WorkerCounters,
         now: Duration,
@@ -275,8 +286,37 @@ impl FrameProcessor {
         }
         let payload = f.data().get(rx.payload()).unwrap_or(&[]);
         let d = policy.decide(rx.dst, rx.src, payload, false);
+        let mut srtp_dropped = false;
         let outcome = match d.verdict {
-            Verdict::Forward { dst, src, tos } => self.forward(f, rx, dst, src, tos, counters),
+            Verdict::Forward { dst, src, tos } => {
+                match self.next_hop(f, rx, (dst, src, tos), growth(&d), counters) {
+                    Err(punt) => punt,
+                    Ok(out) => match d.srtp {
+                        None => self.rewrite(f, rx, &out, counters),
+                        Some(step) => {
+                            let start = f.off + rx.payload_off;
+                            let buf = f.buf.get_mut(start..).unwrap_or(&mut []);
+                            match self.srtp.apply(table, step, buf, rx.payload_len) {
+                                SrtpOutcome::Forward(len) => {
+                                    let sent = UdpFrame {
+                                        payload_len: len,
+                                        payload_sum: payload_checksum(
+                                            buf.get(..len).unwrap_or(&[]),
+                                        ),
+                                        ..*rx
+                                    };
+                                    self.rewrite(f, &sent, &out, counters)
+                                }
+                                SrtpOutcome::Drop(r) => {
+                                    srtp_dropped = true;
+                                    Outcome::Drop(r)
+                                }
+                                SrtpOutcome::Punt => Outcome::Punt,
+                            }
+                        }
+                    },
+                }
+            }
             Verdict::Drop(r) => Outcome::Drop(r),
             Verdict::Punt | Verdict::Pending => Outcome::Punt,
         };
@@ -285,6 +325,7 @@ impl FrameProcessor {
             // control plane.
             let count = match outcome {
                 Outcome::Punt => EntryCount::None,
+                _ if srtp_dropped => EntryCount::Error,
                 _ => count,
             };
             policy.count(id, count, rx.payload_len);
@@ -292,20 +333,22 @@ impl FrameProcessor {
         outcome
     }
 
-    /// Rewrites `f` towards `dst`, or says why it goes to the control plane instead.
+    /// The outgoing headers towards `dst`, or why the frame goes to the control plane
+    /// instead. Everything that could make the forward fall back to the kernel is checked
+    /// here, before an SRTP transform changes the payload: the control plane must get the
+    /// packet as it arrived. `growth` is what encryption may add to the payload.
     #[inline]
-    fn forward(
+    fn next_hop(
         &self,
-        f: &mut Frame<'_>,
+        f: &Frame<'_>,
         rx: &UdpFrame,
-        dst: SocketAddr,
-        src: SocketAddr,
-        tos: u8,
+        (dst, src, tos): (SocketAddr, SocketAddr, u8),
+        growth: usize,
         counters: &mut WorkerCounters,
-    ) -> Outcome {
+    ) -> Result<UdpFrameRepr, Outcome> {
         let Some(dst_mac) = self.neighbours.lookup(dst.ip()) else {
             counters.no_neighbour += 1;
-            return Outcome::Punt;
+            return Err(Outcome::Punt);
         };
         let out = UdpFrameRepr {
             dst_mac,
@@ -316,26 +359,56 @@ impl FrameProcessor {
             tos,
             hop_limit: HOP_LIMIT,
         };
-        let ip_len = out.header_len() - ethernet::header_len(rx.vlan_tci) + rx.payload_len;
+        let headers = out.header_len();
+        let ip_len = headers - ethernet::header_len(rx.vlan_tci) + rx.payload_len + growth;
         if ip_len > self.mtu {
             counters.over_mtu += 1;
-            return Outcome::Punt;
+            return Err(Outcome::Punt);
         }
-        match rewrite(f.buf, f.off, rx, &out) {
+        if f.off + rx.payload_off < headers {
+            counters.no_headroom += 1;
+            return Err(Outcome::Punt);
+        }
+        Ok(out)
+    }
+
+    /// Writes `out`'s headers in front of `rx`'s payload.
+    #[inline]
+    fn rewrite(
+        &self,
+        f: &mut Frame<'_>,
+        rx: &UdpFrame,
+        out: &UdpFrameRepr,
+        counters: &mut WorkerCounters,
+    ) -> Outcome {
+        match rewrite(f.buf, f.off, rx, out) {
             Ok((off, len)) => {
                 f.off = off;
                 f.len = len;
                 Outcome::Transmit
             }
             Err(e) => {
-                // The table's writer refuses mixed families, and the MTU check bounds the
-                // length, so headroom is what is left to lack.
+                // next_hop checked headroom and length, and the table's writer refuses
+                // mixed families; nothing is left that should fail here.
                 if matches!(e, FrameError::Headroom { .. }) {
                     counters.no_headroom += 1;
                 }
                 Outcome::Punt
             }
         }
+    }
+}
+
+/// The most SRTP adds to a payload: a 4-byte MKI and a 16-byte tag (AEAD suites); SRTCP
+/// adds 4 more for its index.
+pub const SRTP_GROWTH: usize = 24;
+
+/// What a decision's SRTP step may add to the payload.
+#[inline]
+fn growth(d: &crate::policy::Decision) -> usize {
+    match d.srtp {
+        Some(step) if step.flags & shared_tables::FLOW_SRTP_OUT != 0 => SRTP_GROWTH,
+        _ => 0,
     }
 }
 
@@ -476,6 +549,103 @@ mod tests {
             (e.packets, e.bytes, e.last_packet),
             (1, RTP.len() as u64, Some(NOW))
         );
+    }
+
+    /// RTP→SRTP towards an IPv6 peer (payload grows, headers move into the headroom),
+    /// then SRTP→RTP back, a tampered frame dropped and counted, and a forward whose next
+    /// hop is unknown handed to the kernel with its payload untouched.
+    #[test]
+    fn srtp_bridging_in_frames() {
+        use shared_tables::{FlowCrypto, SrtpKey, FLOW_SRTP_IN, FLOW_SRTP_OUT};
+        use srtp::{MasterKey, RtpStreamState, SessionFlags, SrtpSession, SrtpSuite};
+        let suite = SrtpSuite::AesCm128HmacSha1_80;
+        let k = SrtpKey {
+            suite: suite.to_id(),
+            key: [9; 32],
+            salt: [8; 14],
+            ..SrtpKey::default()
+        };
+        let far_end = SrtpSession::new(
+            &MasterKey::new(suite, &k.key[..16], &k.salt).unwrap(),
+            SessionFlags::default(),
+        )
+        .unwrap();
+        let t = FlowTable::create(16).unwrap();
+        let mut w = t.writer().unwrap();
+        let out = FlowCrypto {
+            outbound: Some(k),
+            ..FlowCrypto::default()
+        };
+        let a = FlowAction {
+            flags: FLOW_SRTP_OUT,
+            ..to_ipv6()
+        };
+        w.upsert_with_crypto(FlowKey::new(sa(LOCAL)), &a, &out)
+            .unwrap();
+        let mut p = processor_with_neighbour(FWD_DST6);
+        let (v, tx, c) = run(&mut p, &t, udp_to_us(PEER, LOCAL, &RTP));
+        assert_eq!((v, c.forwarded), (FrameVerdict::Transmit, 1));
+        let got = check(&tx);
+        assert_eq!(got.dst, sa(FWD_DST6));
+        let mut srtp = got.payload.clone();
+        let mut rx_state = RtpStreamState::default();
+        let n = far_end.unprotect_rtp(&mut rx_state, &mut srtp).unwrap();
+        assert_eq!(&srtp[..n], &RTP[..]);
+
+        // the other way: SRTP in, RTP out; the far end sends
+        let back = FlowCrypto {
+            inbound: Some(k),
+            ..FlowCrypto::default()
+        };
+        let a = FlowAction {
+            flags: FLOW_SRTP_IN,
+            expected_src: None,
+            ..action()
+        };
+        w.upsert_with_crypto(FlowKey::new(sa(LOCAL)), &a, &back)
+            .unwrap();
+        let mut tx_state = RtpStreamState::default();
+        let mut pkt = RTP.to_vec();
+        pkt.resize(RTP.len() + 32, 0);
+        let n = far_end
+            .protect_rtp(&mut tx_state, &mut pkt, RTP.len())
+            .unwrap();
+        pkt.truncate(n);
+        let mut tampered = pkt.clone();
+        tampered[13] ^= 0x40;
+        let mut p = processor_with_neighbour(FWD_DST);
+        let (v, tx, c) = run_batch(
+            &mut p,
+            &t,
+            // The forgery first: after the real one, the replay check would catch it.
+            &[
+                udp_to_us(PEER, LOCAL, &tampered),
+                udp_to_us(PEER, LOCAL, &pkt),
+            ],
+            HEADROOM,
+        );
+        assert_eq!(
+            v,
+            [
+                FrameVerdict::Drop(DropReason::SrtpAuth),
+                FrameVerdict::Transmit,
+            ]
+        );
+        assert_eq!(check(&tx[1]).payload, RTP.to_vec());
+        assert_eq!((c.forwarded, c.dropped_srtp_auth), (1, 1));
+        assert_eq!(
+            w.srtp_counters(&FlowKey::new(sa(LOCAL)))
+                .unwrap()
+                .auth_failures,
+            1
+        );
+
+        // no neighbour for the destination: the kernel gets the SRTP packet as it came
+        let mut p = processor();
+        let frame = udp_to_us(PEER, LOCAL, &pkt);
+        let (v, tx, c) = run(&mut p, &t, frame.clone());
+        assert_eq!((v, c.no_neighbour), (FrameVerdict::Kernel, 1));
+        assert_eq!(tx, frame);
     }
 
     #[test]

@@ -68,6 +68,10 @@ dpdk_counters! {
     dropped_blackhole,
     /// Dropped: source differs from the flow's expected source, policy Drop.
     dropped_source_mismatch,
+    /// Dropped: SRTP/SRTCP whose tag or MKI did not verify.
+    dropped_srtp_auth,
+    /// Dropped: SRTP/SRTCP replays.
+    dropped_srtp_replay,
     /// Forwarded frames whose rewrite did not fit the mbuf (should stay 0).
     dropped_bad_rewrite,
     /// Frames the NIC's tx ring refused (forwarded or from the kernel), freed.
@@ -86,6 +90,8 @@ impl DpdkCounters {
             DropReason::Malformed => self.dropped_malformed += 1,
             DropReason::Blackhole => self.dropped_blackhole += 1,
             DropReason::SourceMismatch => self.dropped_source_mismatch += 1,
+            DropReason::SrtpAuth => self.dropped_srtp_auth += 1,
+            DropReason::SrtpReplay => self.dropped_srtp_replay += 1,
         }
     }
 
@@ -94,6 +100,8 @@ impl DpdkCounters {
         self.dropped_malformed
             + self.dropped_blackhole
             + self.dropped_source_mismatch
+            + self.dropped_srtp_auth
+            + self.dropped_srtp_replay
             + self.dropped_bad_rewrite
             + self.tx_dropped
             + self.kernel_tx_dropped

@@ -20,6 +20,7 @@ use crate::backend::{PuntSink, PuntedPacket};
 use crate::batch::{Batch, Verdict};
 use crate::counters::{PublishedCounters, WorkerCounters};
 use crate::process::process;
+use crate::srtp::SrtpStage;
 
 /// How long a wait lasts when nothing arrives, bounding shutdown latency.
 const POLL_TIMEOUT: Duration = Duration::from_millis(10);
@@ -60,6 +61,8 @@ struct State {
     rearm: Vec<u64>,
     batch: Batch,
     counters: WorkerCounters,
+    /// SRTP sessions and stream state of the flows this worker forwards.
+    srtp: SrtpStage,
 }
 
 impl UringWorker {
@@ -73,6 +76,7 @@ impl UringWorker {
             rearm: Vec::new(),
             batch: Batch::new(),
             counters: WorkerCounters::default(),
+            srtp: SrtpStage::default(),
         };
         // A failure to arm the wake poll leaves commands to the periodic check below.
         let _ = st.ring.arm_wake(self.wake.raw());
@@ -215,7 +219,7 @@ impl UringWorker {
             return;
         }
         st.batch.set_now(monotonic_now());
-        process(&mut st.batch, &self.table, &mut st.counters);
+        process(&mut st.batch, &self.table, &mut st.counters, &mut st.srtp);
         let State {
             ring,
             egress,

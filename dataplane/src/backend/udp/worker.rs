@@ -17,6 +17,7 @@ use crate::backend::{PuntSink, PuntedPacket};
 use crate::batch::{Batch, Verdict, BATCH_SIZE};
 use crate::counters::{PublishedCounters, WorkerCounters};
 use crate::process::process;
+use crate::srtp::SrtpStage;
 
 /// epoll token of the wake eventfd; sockets use their fd number, which is never this.
 pub(super) const WAKE_TOKEN: u64 = u64::MAX;
@@ -53,6 +54,8 @@ struct State {
     batch: Batch,
     bufs: MsgBufs,
     counters: WorkerCounters,
+    /// SRTP sessions and stream state of the flows this worker forwards.
+    srtp: SrtpStage,
 }
 
 impl Worker {
@@ -63,6 +66,7 @@ impl Worker {
             batch: Batch::new(),
             bufs: MsgBufs::new(),
             counters: WorkerCounters::default(),
+            srtp: SrtpStage::default(),
         };
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 64];
         while !self.shutdown.load(Ordering::Acquire) {
@@ -128,7 +132,7 @@ impl Worker {
                 break;
             }
             st.batch.set_now(monotonic_now());
-            process(&mut st.batch, &self.table, &mut st.counters);
+            process(&mut st.batch, &self.table, &mut st.counters, &mut st.srtp);
             self.flush(st);
             if n < BATCH_SIZE {
                 break;

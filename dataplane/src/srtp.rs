@@ -1,0 +1,529 @@
+//! SRTP/SRTCP on the fast path: what a worker does to the payload of a forward whose flow
+//! entry carries keys (`FLOW_SRTP_IN`: authenticate, check replay, decrypt;
+//! `FLOW_SRTP_OUT`: encrypt, authenticate), as xt_RTPENGINE does in the kernel, so
+//! RTP↔SRTP bridging and SRTP re-keying never leave the worker.
+//!
+//! The table holds master keys ([`shared_tables::FlowCrypto`]); deriving session keys
+//! and expanding the AES and HMAC state costs microseconds, so each worker keeps the
+//! derived sessions in a direct-mapped cache indexed by entry slot and tagged with the
+//! keys' generation: a re-key (new generation) or another entry in the slot rebuilds it.
+//! Beside the sessions the cache holds the per-direction stream state (rollover counter,
+//! highest sequence number, replay window, SRTCP index). Its progress is published to the
+//! entry once per batch ([`shared_tables::SrtpProgress`]), and a rebuilt cache line starts
+//! from the furthest of what the control plane left in the entry and what a worker
+//! published, so an eviction or a restart of the data plane continues the indices
+//! rather than restarting them. Only the replay window is lost then; a packet it would
+//! have caught is at worst accepted once more.
+//!
+//! One SSRC per direction is tracked, as a relayed call has: a new SSRC restarts the
+//! inbound state (its first authenticated packet initialises it, RFC 3711 §3.3.1).
+//!
+//! Per packet: no allocation, lock or system call; a cache miss builds the sessions in
+//! place in the preallocated line.
+
+use shared_tables::{
+    EntryId, FlowCrypto, SrtpKey, SrtpProgress, TableReader, FLOW_SRTP_IN, FLOW_SRTP_OUT,
+    SRTP_UNAUTHENTICATED_SRTP, SRTP_UNENCRYPTED_SRTCP, SRTP_UNENCRYPTED_SRTP,
+};
+use srtp::{
+    MasterKey, RtcpStreamState, RtpStreamState, SessionFlags, SrtpError, SrtpSession, SrtpSuite,
+};
+
+use crate::batch::DropReason;
+use crate::policy::SrtpStep;
+
+/// Cache lines per worker when nothing else is configured. A line holds two sessions
+/// (a few KiB with the expanded keys), so this is a few MiB per worker; flows beyond it
+/// share lines and rebuild on every switch, which costs time, not correctness.
+pub const DEFAULT_SRTP_CACHE: usize = 1024;
+
+/// Dirty lines remembered per batch before their progress is published early.
+const PENDING: usize = 64;
+
+/// What became of a payload given to [`SrtpStage::apply`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SrtpOutcome {
+    /// Transformed in place; the new payload length.
+    Forward(usize),
+    /// Dropped (auth failure, replay, malformed SRTP, no room for the tag).
+    Drop(DropReason),
+    /// The entry's keys are missing or unusable right now (mid-write, repaired after a
+    /// crash, a suite this build lacks): the control plane decides.
+    Punt,
+}
+
+/// One cache line: an entry's sessions and stream state.
+struct Line {
+    id: EntryId,
+    generation: u32,
+    inbound: Option<SrtpSession>,
+    outbound: Option<SrtpSession>,
+    in_ssrc: Option<u32>,
+    in_rtp: RtpStreamState,
+    in_rtcp: RtcpStreamState,
+    out_rtp: RtpStreamState,
+    out_rtcp: RtcpStreamState,
+    /// Counts and indices not yet published to the entry.
+    progress: SrtpProgress,
+    pending: bool,
+}
+
+/// A worker's SRTP state (see the module doc).
+pub struct SrtpStage {
+    lines: Box<[Option<Line>]>,
+    pending: [usize; PENDING],
+    npending: usize,
+}
+
+impl Default for SrtpStage {
+    fn default() -> Self {
+        SrtpStage::new(DEFAULT_SRTP_CACHE)
+    }
+}
+
+impl SrtpStage {
+    /// A stage with `lines` cache lines (rounded up to a power of two, at least 1).
+    pub fn new(lines: usize) -> SrtpStage {
+        let n = lines.max(1).next_power_of_two();
+        SrtpStage {
+            lines: (0..n).map(|_| None).collect(),
+            pending: [0; PENDING],
+            npending: 0,
+        }
+    }
+
+    /// Decrypts and/or encrypts the payload `buf[..len]` in place as `step` says; `buf`
+    /// beyond `len` is room for the outgoing tag and MKI.
+    pub(crate) fn apply(
+        &mut self,
+        table: &TableReader,
+        step: SrtpStep,
+        buf: &mut [u8],
+        len: usize,
+    ) -> SrtpOutcome {
+        let generation = table.crypto_generation(step.id);
+        if generation == 0 {
+            return SrtpOutcome::Punt;
+        }
+        let at = step.id.index() & (self.lines.len() - 1);
+        let current =
+            matches!(&self.lines[at], Some(l) if l.id == step.id && l.generation == generation);
+        if !current {
+            self.publish_line(at, table);
+            self.lines[at] = build(table, step.id);
+        }
+        let Some(line) = self.lines[at].as_mut() else {
+            return SrtpOutcome::Punt;
+        };
+        let outcome = transform(line, step, buf, len);
+        if !line.pending {
+            line.pending = true;
+            if self.npending == PENDING {
+                self.publish(table);
+            }
+            self.pending[self.npending] = at;
+            self.npending += 1;
+        }
+        outcome
+    }
+
+    /// Publishes the batch's SRTP counts and indices to the table. Call once per batch.
+    pub(crate) fn publish(&mut self, table: &TableReader) {
+        for i in 0..self.npending {
+            let at = self.pending[i];
+            self.publish_line(at, table);
+        }
+        self.npending = 0;
+    }
+
+    fn publish_line(&mut self, at: usize, table: &TableReader) {
+        if let Some(line) = self.lines[at].as_mut() {
+            if line.pending {
+                table.record_srtp(line.id, &line.progress);
+                line.progress = SrtpProgress::default();
+                line.pending = false;
+            }
+        }
+    }
+}
+
+/// The decrypt and encrypt halves for one payload.
+fn transform(line: &mut Line, step: SrtpStep, buf: &mut [u8], len: usize) -> SrtpOutcome {
+    let mut len = len;
+    if step.flags & FLOW_SRTP_IN != 0 {
+        let Some(session) = &line.inbound else {
+            return SrtpOutcome::Punt;
+        };
+        let Some(packet) = buf.get_mut(..len) else {
+            return SrtpOutcome::Drop(DropReason::Malformed);
+        };
+        let result = if step.rtcp {
+            session.unprotect_rtcp(&mut line.in_rtcp, packet)
+        } else {
+            let ssrc = rtp_ssrc(packet);
+            if ssrc.is_some() && ssrc != line.in_ssrc {
+                line.in_ssrc = ssrc;
+                line.in_rtp = RtpStreamState::default();
+            }
+            session.unprotect_rtp(&mut line.in_rtp, packet)
+        };
+        match result {
+            Ok(n) => {
+                len = n;
+                if !step.rtcp {
+                    line.progress.in_index = Some(index(&line.in_rtp));
+                }
+            }
+            Err(e) => return SrtpOutcome::Drop(drop_reason(&e, &mut line.progress)),
+        }
+    }
+    if step.flags & FLOW_SRTP_OUT != 0 {
+        let Some(session) = &line.outbound else {
+            return SrtpOutcome::Punt;
+        };
+        let result = if step.rtcp {
+            session.protect_rtcp(&mut line.out_rtcp, buf, len)
+        } else {
+            session.protect_rtp(&mut line.out_rtp, buf, len)
+        };
+        match result {
+            Ok(n) => {
+                len = n;
+                if step.rtcp {
+                    line.progress.out_rtcp_index = Some(u64::from(line.out_rtcp.next_index()));
+                } else {
+                    line.progress.out_index = Some(index(&line.out_rtp));
+                }
+            }
+            Err(e) => return SrtpOutcome::Drop(drop_reason(&e, &mut line.progress)),
+        }
+    }
+    SrtpOutcome::Forward(len)
+}
+
+/// The 48-bit packet index (ROC << 16 | SEQ) a stream state has reached.
+fn index(state: &RtpStreamState) -> u64 {
+    u64::from(state.roc()) << 16 | u64::from(state.seq())
+}
+
+fn rtp_ssrc(packet: &[u8]) -> Option<u32> {
+    let b: [u8; 4] = packet.get(8..12)?.try_into().ok()?;
+    Some(u32::from_be_bytes(b))
+}
+
+/// Counts a failed packet on its entry and says why it is dropped.
+fn drop_reason(e: &SrtpError, progress: &mut SrtpProgress) -> DropReason {
+    match e {
+        SrtpError::AuthFailed | SrtpError::MkiMismatch => {
+            progress.auth_failures += 1;
+            DropReason::SrtpAuth
+        }
+        SrtpError::Replay { .. } => {
+            progress.replays += 1;
+            DropReason::SrtpReplay
+        }
+        _ => DropReason::Malformed,
+    }
+}
+
+/// A cache line for entry `id` from its keys in the table, or `None` if they cannot be
+/// read or used.
+fn build(table: &TableReader, id: EntryId) -> Option<Line> {
+    let crypto: FlowCrypto = table.crypto(id)?;
+    let published = table.srtp_counters(id).unwrap_or_default();
+    let furthest = |a: Option<u64>, b: Option<u64>| a.max(b);
+    let inbound = match crypto.inbound {
+        Some(k) => Some(session(&k)?),
+        None => None,
+    };
+    let outbound = match crypto.outbound {
+        Some(k) => Some(session(&k)?),
+        None => None,
+    };
+    let out_rtcp = furthest(Some(crypto.out_rtcp_index), published.out_rtcp_index).unwrap_or(0);
+    Some(Line {
+        id,
+        generation: crypto.generation,
+        inbound,
+        outbound,
+        in_ssrc: None,
+        in_rtp: stream_at(furthest(crypto.in_index, published.in_index)),
+        in_rtcp: RtcpStreamState::default(),
+        out_rtp: stream_at(furthest(crypto.out_index, published.out_index)),
+        out_rtcp: RtcpStreamState::new(u32::try_from(out_rtcp & 0x7fff_ffff).unwrap_or(0)),
+        progress: SrtpProgress::default(),
+        pending: false,
+    })
+}
+
+fn stream_at(index: Option<u64>) -> RtpStreamState {
+    match index {
+        Some(i) => RtpStreamState::new((i >> 16) as u32, i as u16),
+        None => RtpStreamState::default(),
+    }
+}
+
+/// The derived session for one master key from the table.
+fn session(k: &SrtpKey) -> Option<SrtpSession> {
+    let suite = SrtpSuite::from_id(k.suite)?;
+    let master = MasterKey {
+        suite,
+        key: k.key,
+        salt: k.salt,
+        mki: k.mki,
+        kdr: k.kdr,
+    };
+    let flags = SessionFlags {
+        unencrypted_srtp: k.params & SRTP_UNENCRYPTED_SRTP != 0,
+        unencrypted_srtcp: k.params & SRTP_UNENCRYPTED_SRTCP != 0,
+        unauthenticated_srtp: k.params & SRTP_UNAUTHENTICATED_SRTP != 0,
+    };
+    SrtpSession::new(&master, flags).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::{Batch, Verdict};
+    use crate::counters::WorkerCounters;
+    use crate::process::process;
+    use core::time::Duration;
+    use shared_tables::{FlowAction, FlowKey, FlowTable, SrcMismatch, TableWriter, FLOW_RTCP};
+    use std::net::SocketAddr;
+
+    const LOCAL: &str = "127.0.0.1:30000";
+    const PEER: &str = "127.0.0.1:50000";
+    const SUITE: SrtpSuite = SrtpSuite::AesCm128HmacSha1_80;
+
+    fn sa(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    fn key(fill: u8) -> SrtpKey {
+        SrtpKey {
+            suite: SUITE.to_id(),
+            key: [fill; 32],
+            salt: [fill.wrapping_add(1); 14],
+            ..SrtpKey::default()
+        }
+    }
+
+    /// The far ends' view of a key: an independent session and stream state.
+    fn endpoint(k: &SrtpKey) -> SrtpSession {
+        session(k).expect("valid test key")
+    }
+
+    fn setup(
+        inbound: Option<SrtpKey>,
+        outbound: Option<SrtpKey>,
+        rtcp: bool,
+    ) -> (FlowTable, TableWriter) {
+        let t = FlowTable::create(16).unwrap();
+        let mut w = t.writer().unwrap();
+        let crypto = FlowCrypto {
+            inbound,
+            outbound,
+            ..FlowCrypto::default()
+        };
+        let action = FlowAction {
+            dst: sa("127.0.0.1:40000"),
+            src: sa("127.0.0.1:30002"),
+            expected_src: Some(sa(PEER)),
+            src_mismatch: SrcMismatch::Drop,
+            tos: 0,
+            flags: crypto.flags() | if rtcp { FLOW_RTCP } else { 0 },
+            stream_id: 1,
+        };
+        w.upsert_with_crypto(FlowKey::new(sa(LOCAL)), &action, &crypto)
+            .unwrap();
+        (t, w)
+    }
+
+    fn rtp(seq: u16) -> Vec<u8> {
+        let mut p = vec![0x80, 0, 0, 0, 0, 0, 0, 160, 0xde, 0xad, 0xbe, 0xef];
+        p[2..4].copy_from_slice(&seq.to_be_bytes());
+        p.extend((0..160).map(|i| (i as u8) ^ (seq as u8)));
+        p
+    }
+
+    fn rtcp_sr() -> Vec<u8> {
+        let mut p = vec![0x80, 200, 0, 6, 0xde, 0xad, 0xbe, 0xef];
+        p.extend([7u8; 20]);
+        p
+    }
+
+    /// Runs `packets` through the sockets path as one batch per packet.
+    fn run(
+        t: &FlowTable,
+        stage: &mut SrtpStage,
+        packets: &[Vec<u8>],
+    ) -> (Vec<(Verdict, Vec<u8>)>, WorkerCounters) {
+        let mut c = WorkerCounters::default();
+        let mut out = Vec::new();
+        for p in packets {
+            let mut b = Batch::new();
+            b.set_now(Duration::from_secs(100));
+            b.push(sa(LOCAL), sa(PEER), p);
+            process(&mut b, &t.reader(), &mut c, stage);
+            let pkt = &b.packets()[0];
+            out.push((pkt.verdict(), pkt.data().to_vec()));
+        }
+        (out, c)
+    }
+
+    fn protect(s: &SrtpSession, st: &mut RtpStreamState, plain: &[u8]) -> Vec<u8> {
+        let mut buf = plain.to_vec();
+        buf.resize(plain.len() + 64, 0);
+        let n = s.protect_rtp(st, &mut buf, plain.len()).unwrap();
+        buf.truncate(n);
+        buf
+    }
+
+    fn unprotect(s: &SrtpSession, st: &mut RtpStreamState, mut srtp: Vec<u8>) -> Vec<u8> {
+        let n = s.unprotect_rtp(st, &mut srtp).unwrap();
+        srtp.truncate(n);
+        srtp
+    }
+
+    #[test]
+    fn srtp_to_srtp_re_keys_and_drops_tampered_and_replayed() {
+        let (a, b) = (key(0x11), key(0x22));
+        let (t, w) = setup(Some(a), Some(b), false);
+        let (sender, receiver) = (endpoint(&a), endpoint(&b));
+        let (mut tx, mut rx) = (RtpStreamState::default(), RtpStreamState::default());
+        let mut stage = SrtpStage::new(4);
+        let sent: Vec<_> = (1..=5)
+            .map(|s| protect(&sender, &mut tx, &rtp(s)))
+            .collect();
+        let mut tampered = sent[4].clone();
+        tampered[20] ^= 1;
+        let mut input = sent[..4].to_vec();
+        input.extend([tampered, sent[1].clone(), sent[4].clone()]);
+        let (out, c) = run(&t, &mut stage, &input);
+        for (i, (v, data)) in out[..4].iter().enumerate() {
+            assert!(matches!(v, Verdict::Forward { .. }), "packet {i}: {v:?}");
+            assert_eq!(
+                unprotect(&receiver, &mut rx, data.clone()),
+                rtp(i as u16 + 1)
+            );
+        }
+        assert_eq!(out[4].0, Verdict::Drop(DropReason::SrtpAuth));
+        assert_eq!(out[5].0, Verdict::Drop(DropReason::SrtpReplay));
+        assert!(
+            matches!(out[6].0, Verdict::Forward { .. }),
+            "the untampered 5th"
+        );
+        assert_eq!(unprotect(&receiver, &mut rx, out[6].1.clone()), rtp(5));
+        assert_eq!(
+            (c.forwarded, c.dropped_srtp_auth, c.dropped_srtp_replay),
+            (5, 1, 1)
+        );
+        let k = FlowKey::new(sa(LOCAL));
+        let s = w.srtp_counters(&k).unwrap();
+        assert_eq!((s.auth_failures, s.replays), (1, 1));
+        assert_eq!((s.in_index, s.out_index), (Some(5), Some(5)));
+        let e = w.counters(&k).unwrap();
+        assert_eq!((e.packets, e.errors), (5, 2));
+    }
+
+    #[test]
+    fn rtp_to_srtp_and_srtp_to_rtp() {
+        let b = key(0x22);
+        let (t, _w) = setup(None, Some(b), false);
+        let receiver = endpoint(&b);
+        let mut rx = RtpStreamState::default();
+        let (out, _) = run(&t, &mut SrtpStage::new(4), &[rtp(7), rtp(8)]);
+        for (i, (_, data)) in out.iter().enumerate() {
+            assert_eq!(data.len(), rtp(0).len() + 10);
+            assert_eq!(
+                unprotect(&receiver, &mut rx, data.clone()),
+                rtp(7 + i as u16)
+            );
+        }
+
+        let a = key(0x33);
+        let (t, _w) = setup(Some(a), None, false);
+        let sender = endpoint(&a);
+        let mut tx = RtpStreamState::default();
+        let srtp = protect(&sender, &mut tx, &rtp(9));
+        let (out, _) = run(&t, &mut SrtpStage::new(4), &[srtp.clone(), vec![0x80; 11]]);
+        assert_eq!(out[0].1, rtp(9));
+        assert_eq!(out[1].0, Verdict::Drop(DropReason::Malformed));
+        // plain RTP to an SRTP-in flow fails authentication rather than passing through
+        let (out, _) = run(&t, &mut SrtpStage::new(4), &[rtp(10)]);
+        assert_eq!(out[0].0, Verdict::Drop(DropReason::SrtpAuth));
+    }
+
+    #[test]
+    fn srtcp_both_ways_continues_the_control_planes_index() {
+        let (a, b) = (key(0x44), key(0x55));
+        let t = FlowTable::create(16).unwrap();
+        let mut w = t.writer().unwrap();
+        let crypto = FlowCrypto {
+            inbound: Some(a),
+            outbound: Some(b),
+            out_rtcp_index: 41,
+            ..FlowCrypto::default()
+        };
+        let action = FlowAction {
+            dst: sa("127.0.0.1:40001"),
+            src: sa("127.0.0.1:30003"),
+            expected_src: None,
+            src_mismatch: SrcMismatch::Forward,
+            tos: 0,
+            flags: crypto.flags() | FLOW_RTCP,
+            stream_id: 2,
+        };
+        w.upsert_with_crypto(FlowKey::new(sa(LOCAL)), &action, &crypto)
+            .unwrap();
+        let (sender, receiver) = (endpoint(&a), endpoint(&b));
+        let mut tx = RtcpStreamState::default();
+        let plain = rtcp_sr();
+        let mut buf = plain.clone();
+        buf.resize(plain.len() + 64, 0);
+        let n = sender.protect_rtcp(&mut tx, &mut buf, plain.len()).unwrap();
+        buf.truncate(n);
+        let (out, _) = run(&t, &mut SrtpStage::new(4), &[buf]);
+        let mut got = out[0].1.clone();
+        // SRTCP index with the E bit, after the payload: where the control plane left off.
+        let at = plain.len();
+        let e_index = u32::from_be_bytes(got[at..at + 4].try_into().unwrap());
+        assert_eq!(e_index, 0x8000_0000 | 41);
+        let mut rx = RtcpStreamState::default();
+        let n = receiver.unprotect_rtcp(&mut rx, &mut got).unwrap();
+        assert_eq!(&got[..n], &plain[..]);
+        let s = w.srtp_counters(&FlowKey::new(sa(LOCAL))).unwrap();
+        assert_eq!(s.out_rtcp_index, Some(42));
+    }
+
+    #[test]
+    fn rekey_rebuilds_and_missing_keys_punt() {
+        let (a, b) = (key(0x11), key(0x22));
+        let (t, mut w) = setup(None, Some(a), false);
+        let mut stage = SrtpStage::new(1);
+        let (out, _) = run(&t, &mut stage, &[rtp(1)]);
+        let mut rx = RtpStreamState::default();
+        assert_eq!(unprotect(&endpoint(&a), &mut rx, out[0].1.clone()), rtp(1));
+        // new outbound key: the cached session is rebuilt
+        let crypto = FlowCrypto {
+            outbound: Some(b),
+            ..FlowCrypto::default()
+        };
+        let (_, action) = w.get(&FlowKey::new(sa(LOCAL))).unwrap();
+        w.upsert_with_crypto(FlowKey::new(sa(LOCAL)), &action, &crypto)
+            .unwrap();
+        let (out, _) = run(&t, &mut stage, &[rtp(2)]);
+        let mut rx = RtpStreamState::default();
+        assert_eq!(unprotect(&endpoint(&b), &mut rx, out[0].1.clone()), rtp(2));
+        // a suite id this build does not know: the control plane decides
+        let bad = FlowCrypto {
+            outbound: Some(SrtpKey { suite: 0xee, ..b }),
+            ..FlowCrypto::default()
+        };
+        w.upsert_with_crypto(FlowKey::new(sa(LOCAL)), &action, &bad)
+            .unwrap();
+        let (out, c) = run(&t, &mut stage, &[rtp(3)]);
+        assert_eq!((out[0].0, c.punted), (Verdict::Punt, 1));
+        assert_eq!(out[0].1, rtp(3), "punted unchanged");
+    }
+}
