@@ -8,10 +8,13 @@ use std::sync::OnceLock;
 
 use dataplane::{process, Batch, Verdict, WorkerCounters, MAX_PACKET_LEN};
 use libfuzzer_sys::fuzz_target;
-use shared_tables::{FlowAction, FlowKey, FlowTable, SrcMismatch, FLOW_BLACKHOLE, FLOW_RTCP};
+use shared_tables::{
+    FlowAction, FlowCrypto, FlowKey, FlowTable, SrcMismatch, SrtpKey, FLOW_BLACKHOLE, FLOW_RTCP,
+    FLOW_SRTP_IN, FLOW_SRTP_OUT,
+};
 
 /// Local ports 0..8: 0..=5 have entries (plain, RTCP, blackhole, and each mismatch
-/// policy), 6 and 7 have none. Sources are port 100 (expected) or anything else.
+/// policy), 6 is SRTP in and out (re-keying), 7 has none. Sources are port 100 (expected) or anything else.
 fn local(i: u8) -> SocketAddr {
     if i & 8 == 0 {
         SocketAddr::from(([127, 0, 0, 1], 30_000 + u16::from(i & 7)))
@@ -63,6 +66,23 @@ fn table() -> &'static FlowTable {
                 w.upsert(FlowKey::new(local(i as u8 | v6)), a)
                     .expect("fits");
             }
+            let key = |fill: u8| SrtpKey {
+                suite: srtp::SrtpSuite::AesCm128HmacSha1_80.to_id(),
+                key: [fill; 32],
+                salt: [fill; 14],
+                ..SrtpKey::default()
+            };
+            let crypto = FlowCrypto {
+                inbound: Some(key(1)),
+                outbound: Some(key(2)),
+                ..FlowCrypto::default()
+            };
+            let srtp = FlowAction {
+                flags: FLOW_SRTP_IN | FLOW_SRTP_OUT,
+                ..base
+            };
+            w.upsert_with_crypto(FlowKey::new(local(6 | v6)), &srtp, &crypto)
+                .expect("fits");
         }
         drop(w);
         t
@@ -89,11 +109,16 @@ fuzz_target!(|data: &[u8]| {
         rest = &tail[n..];
     }
     let mut c = WorkerCounters::default();
-    process(&mut batch, &t.reader(), &mut c, &mut dataplane::SrtpStage::default());
+    process(&mut batch, &t.reader(), &mut c, &mut dataplane::SrtpStage::new(4));
 
     assert_eq!(c.rx_packets, batch.len() as u64);
     assert_eq!(
-        c.forwarded + c.punted + c.dropped_malformed + c.dropped_policy,
+        c.forwarded
+            + c.punted
+            + c.dropped_malformed
+            + c.dropped_policy
+            + c.dropped_srtp_auth
+            + c.dropped_srtp_replay,
         c.rx_packets
     );
     for p in batch.packets() {
