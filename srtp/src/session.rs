@@ -221,6 +221,9 @@ pub struct SrtpSession {
 }
 
 impl SrtpSession {
+    /// Derives and expands the SRTP and SRTCP session keys of `master`. Fails for an MKI
+    /// or key derivation rate out of range, and for `UNENCRYPTED_SRTP` or
+    /// `UNAUTHENTICATED_SRTP` with an AEAD suite, which RFC 7714 cannot express.
     pub fn new(master: &MasterKey, flags: SessionFlags) -> Result<Self, SrtpError> {
         let suite = master.suite;
         if suite.is_aead() && (flags.unencrypted_srtp || flags.unauthenticated_srtp) {
