@@ -5,7 +5,7 @@
 //! RFC 7714 §11 AEAD suites), and a 96-bit GCM master salt is padded on the right with
 //! two zero bytes to the 112 bits the PRF input needs, as libsrtp does.
 
-use crate::cipher::Aes;
+use crate::cipher::{shifted_salt, Aes};
 use crate::error::SrtpError;
 
 /// Which session key to derive (RFC 3711 §4.3.1 and §4.3.2).
@@ -69,10 +69,8 @@ impl Kdf {
         for (byte, r_byte) in x[8..].iter_mut().zip(&r.to_be_bytes()[2..]) {
             *byte ^= r_byte;
         }
-        let mut iv = [0u8; 16];
-        iv[..14].copy_from_slice(&x);
         out.fill(0);
-        self.prf.apply_counter_mode(&iv, out);
+        self.prf.apply_counter_mode(shifted_salt(&x), out);
     }
 }
 

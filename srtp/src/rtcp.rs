@@ -84,12 +84,11 @@ impl RtcpStreamState {
 /// What protection needs from an RTCP header.
 #[derive(Debug, Clone, Copy)]
 struct RtcpHeader {
-    fixed: [u8; RTCP_HEADER_LEN],
     ssrc: u32,
 }
 
 fn parse_rtcp_header(packet: &[u8]) -> Result<RtcpHeader, SrtpError> {
-    let fixed: [u8; RTCP_HEADER_LEN] = packet
+    let fixed: &[u8; RTCP_HEADER_LEN] = packet
         .get(..RTCP_HEADER_LEN)
         .and_then(|bytes| bytes.try_into().ok())
         .ok_or(SrtpError::TooShort {
@@ -100,25 +99,26 @@ fn parse_rtcp_header(packet: &[u8]) -> Result<RtcpHeader, SrtpError> {
         return Err(SrtpError::BadHeader("RTCP version is not 2"));
     }
     Ok(RtcpHeader {
-        fixed,
         ssrc: u32::from_be_bytes([fixed[4], fixed[5], fixed[6], fixed[7]]),
     })
 }
 
-/// Encrypts or decrypts the part after the first eight bytes with an HMAC suite's cipher.
+/// Encrypts or decrypts the part of `packet` after the first eight bytes with an HMAC
+/// suite's cipher.
 fn apply_payload_cipher(
     cipher: &PayloadCipher,
     header: &RtcpHeader,
     e_and_index: u32,
-    payload: &mut [u8],
+    packet: &mut [u8],
 ) {
     let index = u64::from(e_and_index & MAX_SRTCP_INDEX);
+    let (head, payload) = packet.split_at_mut(RTCP_HEADER_LEN.min(packet.len()));
     match cipher {
         PayloadCipher::Null => {}
-        PayloadCipher::CounterMode { aes, salt } => {
-            aes.apply_counter_mode(&counter_mode_iv(salt, header.ssrc, index), payload)
+        PayloadCipher::CounterMode { aes, shifted_salt } => {
+            aes.apply_counter_mode(counter_mode_iv(*shifted_salt, header.ssrc, index), payload)
         }
-        PayloadCipher::F8(f8) => f8.apply(&f8_rtcp_iv(e_and_index, &header.fixed), payload),
+        PayloadCipher::F8(f8) => f8.apply(&f8_rtcp_iv(e_and_index, head), payload),
     }
 }
 
@@ -145,15 +145,15 @@ impl SrtpSession {
         let encrypt = !self.flags.unencrypted_srtcp;
         let e_and_index = if encrypt { index | E_BIT } else { index };
         let index_word = e_and_index.to_be_bytes();
-        let transform = self.rtcp_transform(index)?;
+        let mut derived = None;
+        let transform = self.rtcp_transform(index, &mut derived)?;
         let layout = trailer.at(len);
         let mut tag = [0u8; GCM_TAG_LEN];
         let tag = &mut tag[..trailer.tag_len];
-        match &*transform {
+        match transform {
             Transform::Hmac { cipher, auth } => {
                 if encrypt {
-                    let payload = &mut buf[RTCP_HEADER_LEN..len];
-                    apply_payload_cipher(cipher, &header, e_and_index, payload);
+                    apply_payload_cipher(cipher, &header, e_and_index, &mut buf[..len]);
                 }
                 // The tag covers the index word, which therefore goes in first.
                 let authenticated_end = len + SRTCP_INDEX_WORD_LEN;
@@ -164,7 +164,7 @@ impl SrtpSession {
             Transform::Aead(gcm) => {
                 let iv = gcm.rtcp_iv(header.ssrc, index);
                 let sealed = if encrypt {
-                    let aad = encrypted_aead_aad(&header, index_word);
+                    let aad = encrypted_aead_aad(&buf[..RTCP_HEADER_LEN], index_word);
                     gcm.seal(&iv, &aad, &mut buf[RTCP_HEADER_LEN..len])?
                 } else {
                     // The associated data is packet || E|index: place the word behind the
@@ -201,16 +201,17 @@ impl SrtpSession {
         let index = e_and_index & MAX_SRTCP_INDEX;
         let header = parse_rtcp_header(&buf[..packet_end])?;
         state.check_replay(index, self)?;
-        let transform = self.rtcp_transform(index)?;
-        match &*transform {
+        let mut derived = None;
+        let transform = self.rtcp_transform(index, &mut derived)?;
+        match transform {
             Transform::Hmac { cipher, auth } => {
                 let authenticated = &buf[..layout.index_start + SRTCP_INDEX_WORD_LEN];
                 if !auth.verify(authenticated, &[], layout.tag(buf, trailer.tag_len)) {
                     return Err(SrtpError::AuthFailed);
                 }
                 if encrypted {
-                    let payload = &mut buf[RTCP_HEADER_LEN..packet_end];
-                    apply_payload_cipher(cipher, &header, e_and_index, payload);
+                    let packet = &mut buf[..packet_end];
+                    apply_payload_cipher(cipher, &header, e_and_index, packet);
                 }
             }
             Transform::Aead(gcm) => {
@@ -218,7 +219,7 @@ impl SrtpSession {
                 let mut tag = [0u8; GCM_TAG_LEN];
                 tag.copy_from_slice(layout.tag(buf, GCM_TAG_LEN));
                 if encrypted {
-                    let aad = encrypted_aead_aad(&header, index_word);
+                    let aad = encrypted_aead_aad(&buf[..RTCP_HEADER_LEN], index_word);
                     gcm.open(&iv, &aad, &mut buf[RTCP_HEADER_LEN..packet_end], &tag)?;
                 } else {
                     // The associated data is packet || E|index: move the word over the
@@ -241,11 +242,13 @@ impl SrtpSession {
 /// RFC 7714 §9.1 associated data of an encrypted SRTCP packet: the eight clear header
 /// bytes, then E|index.
 fn encrypted_aead_aad(
-    header: &RtcpHeader,
+    header: &[u8],
     index_word: [u8; SRTCP_INDEX_WORD_LEN],
 ) -> [u8; RTCP_HEADER_LEN + SRTCP_INDEX_WORD_LEN] {
     let mut aad = [0u8; RTCP_HEADER_LEN + SRTCP_INDEX_WORD_LEN];
-    aad[..RTCP_HEADER_LEN].copy_from_slice(&header.fixed);
+    for (byte, header_byte) in aad.iter_mut().zip(header.iter().take(RTCP_HEADER_LEN)) {
+        *byte = *header_byte;
+    }
     aad[RTCP_HEADER_LEN..].copy_from_slice(&index_word);
     aad
 }

@@ -1,9 +1,7 @@
 //! Master keys and the per-direction session built from one.
 
-use std::borrow::Cow;
-
 use crate::auth::{HmacSha1, HMAC_SHA1_LEN};
-use crate::cipher::{Aes, PayloadCipher, F8};
+use crate::cipher::{shifted_salt, Aes, PayloadCipher, F8};
 use crate::error::SrtpError;
 use crate::gcm::Gcm;
 use crate::kdf::{Kdf, Labels, RTCP_LABELS, RTP_LABELS};
@@ -179,9 +177,11 @@ impl Transform {
             CipherKind::Null => PayloadCipher::Null,
             CipherKind::AesCm => PayloadCipher::CounterMode {
                 aes: Aes::new(session_key)?,
-                salt: (&*session_salt)
-                    .try_into()
-                    .map_err(|_| SrtpError::Unsupported("AES-CM salt length"))?,
+                shifted_salt: shifted_salt(
+                    (&*session_salt)
+                        .try_into()
+                        .map_err(|_| SrtpError::Unsupported("AES-CM salt length"))?,
+                ),
             },
             CipherKind::F8 => {
                 let key: &[u8; 16] = (&*session_key)
@@ -221,6 +221,9 @@ pub struct SrtpSession {
 }
 
 impl SrtpSession {
+    /// Derives and expands the SRTP and SRTCP session keys of `master`. Fails for an MKI
+    /// or key derivation rate out of range, and for `UNENCRYPTED_SRTP` or
+    /// `UNAUTHENTICATED_SRTP` with an AEAD suite, which RFC 7714 cannot express.
     pub fn new(master: &MasterKey, flags: SessionFlags) -> Result<Self, SrtpError> {
         let suite = master.suite;
         if suite.is_aead() && (flags.unencrypted_srtp || flags.unauthenticated_srtp) {
@@ -316,19 +319,30 @@ impl SrtpSession {
     }
 
     /// The SRTP keys for the 48-bit `index`: the ones built with the session unless a
-    /// key derivation rate has moved `r` on, then freshly derived ones.
-    pub(crate) fn rtp_transform(&self, index: u64) -> Result<Cow<'_, Transform>, SrtpError> {
+    /// key derivation rate has moved `r` on, then ones derived into `scratch`.
+    ///
+    /// A borrowed reference rather than a `Cow`: the keys are over a kilobyte, and moving
+    /// them through a `Result` costs a copy per packet.
+    pub(crate) fn rtp_transform<'a>(
+        &'a self,
+        index: u64,
+        scratch: &'a mut Option<Transform>,
+    ) -> Result<&'a Transform, SrtpError> {
         match self.key_derivation_epoch(index) {
-            0 => Ok(Cow::Borrowed(&self.rtp)),
-            r => Transform::derive(self.suite, &self.kdf, RTP_LABELS, r).map(Cow::Owned),
+            0 => Ok(&self.rtp),
+            r => Ok(scratch.insert(Transform::derive(self.suite, &self.kdf, RTP_LABELS, r)?)),
         }
     }
 
     /// The SRTCP keys for the 31-bit SRTCP `index`, as [`Self::rtp_transform`].
-    pub(crate) fn rtcp_transform(&self, index: u32) -> Result<Cow<'_, Transform>, SrtpError> {
+    pub(crate) fn rtcp_transform<'a>(
+        &'a self,
+        index: u32,
+        scratch: &'a mut Option<Transform>,
+    ) -> Result<&'a Transform, SrtpError> {
         match self.key_derivation_epoch(u64::from(index)) {
-            0 => Ok(Cow::Borrowed(&self.rtcp)),
-            r => Transform::derive(self.suite, &self.kdf, RTCP_LABELS, r).map(Cow::Owned),
+            0 => Ok(&self.rtcp),
+            r => Ok(scratch.insert(Transform::derive(self.suite, &self.kdf, RTCP_LABELS, r)?)),
         }
     }
 }
