@@ -161,6 +161,31 @@ pub(crate) enum PayloadCipher {
     F8(F8),
 }
 
+impl PayloadCipher {
+    /// Encrypts or decrypts (the same XOR) `packet[header_len..]`, the payload of an
+    /// SRTP or SRTCP packet from `ssrc` with packet index `index`. `f8_iv` builds the
+    /// f8 IV from the header bytes; SRTP and SRTCP differ only there, and it is called
+    /// only for f8.
+    #[inline]
+    pub(crate) fn apply(
+        &self,
+        ssrc: u32,
+        index: u64,
+        f8_iv: impl FnOnce(&[u8]) -> [u8; BLOCK_LEN],
+        header_len: usize,
+        packet: &mut [u8],
+    ) {
+        let (head, payload) = packet.split_at_mut(header_len.min(packet.len()));
+        match self {
+            PayloadCipher::Null => {}
+            PayloadCipher::CounterMode { aes, shifted_salt } => {
+                aes.apply_counter_mode(counter_mode_iv(*shifted_salt, ssrc, index), payload)
+            }
+            PayloadCipher::F8(f8) => f8.apply(&f8_iv(head), payload),
+        }
+    }
+}
+
 /// The SRTP f8 IV (RFC 3711 §4.1.2.2): 0x00 || M || PT || SEQ || TS || SSRC || ROC.
 /// `rtp_header` is the packet from its start; the first 12 bytes are used.
 pub(crate) fn f8_rtp_iv(rtp_header: &[u8], roc: u32) -> [u8; BLOCK_LEN] {

@@ -6,7 +6,7 @@
 //! - AES-GCM: packet || tag || E|index || MKI; the associated data is the first eight
 //!   bytes and E|index, or with E=0 the whole packet and E|index.
 
-use crate::cipher::{counter_mode_iv, f8_rtcp_iv, PayloadCipher};
+use crate::cipher::{f8_rtcp_iv, PayloadCipher};
 use crate::error::SrtpError;
 use crate::gcm::GCM_TAG_LEN;
 use crate::replay::ReplayBitmap;
@@ -112,14 +112,8 @@ fn apply_payload_cipher(
     packet: &mut [u8],
 ) {
     let index = u64::from(e_and_index & MAX_SRTCP_INDEX);
-    let (head, payload) = packet.split_at_mut(RTCP_HEADER_LEN.min(packet.len()));
-    match cipher {
-        PayloadCipher::Null => {}
-        PayloadCipher::CounterMode { aes, shifted_salt } => {
-            aes.apply_counter_mode(counter_mode_iv(*shifted_salt, header.ssrc, index), payload)
-        }
-        PayloadCipher::F8(f8) => f8.apply(&f8_rtcp_iv(e_and_index, head), payload),
-    }
+    let f8_iv = |head: &[u8]| f8_rtcp_iv(e_and_index, head);
+    cipher.apply(header.ssrc, index, f8_iv, RTCP_HEADER_LEN, packet);
 }
 
 impl SrtpSession {

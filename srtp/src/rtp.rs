@@ -5,7 +5,7 @@
 //!   header || payload || ROC.
 //! - AES-GCM: header || payload (encrypted) || tag || MKI, the header as associated data.
 
-use crate::cipher::{counter_mode_iv, f8_rtp_iv, PayloadCipher};
+use crate::cipher::{f8_rtp_iv, PayloadCipher};
 use crate::error::SrtpError;
 use crate::gcm::GCM_TAG_LEN;
 use crate::index::{estimate_index, IndexEstimate};
@@ -152,14 +152,13 @@ fn apply_payload_cipher(
     index: u64,
     packet: &mut [u8],
 ) {
-    let (head, payload) = packet.split_at_mut(header.len.min(packet.len()));
-    match cipher {
-        PayloadCipher::Null => {}
-        PayloadCipher::CounterMode { aes, shifted_salt } => {
-            aes.apply_counter_mode(counter_mode_iv(*shifted_salt, header.ssrc, index), payload)
-        }
-        PayloadCipher::F8(f8) => f8.apply(&f8_rtp_iv(head, roc), payload),
-    }
+    cipher.apply(
+        header.ssrc,
+        index,
+        |head| f8_rtp_iv(head, roc),
+        header.len,
+        packet,
+    );
 }
 
 impl SrtpSession {
