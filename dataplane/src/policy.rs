@@ -31,7 +31,8 @@ pub(crate) enum EntryCount {
     Error,
 }
 
-/// The verdict for a packet of a known flow (RFC 7983 demux, then the flow's policy).
+/// The verdict for a packet of a known flow (RFC 7983 demux, then the flow's policy),
+/// and whether a Forward is RTCP (so SRTP knows SRTCP without classifying again).
 /// `truncated`: the payload did not fit the receive buffer.
 #[inline]
 pub(crate) fn decide(
@@ -39,22 +40,42 @@ pub(crate) fn decide(
     truncated: bool,
     src: SocketAddr,
     action: &FlowAction,
-) -> (Verdict, EntryCount) {
+) -> (Verdict, EntryCount, bool) {
+    let (rtcp, (verdict, count)) = match decide_class(data, truncated, action) {
+        Ok(rtcp) => (rtcp, source_policy(src, action)),
+        Err(refused) => (false, refused),
+    };
+    (verdict, count, rtcp)
+}
+
+/// Blackhole, truncation and demux: `Ok(rtcp)` for RTP/RTCP, else the verdict.
+#[inline]
+fn decide_class(
+    data: &[u8],
+    truncated: bool,
+    action: &FlowAction,
+) -> Result<bool, (Verdict, EntryCount)> {
     // Blackholed flows still count traffic so the control plane's media timeout sees a
     // live (held) stream.
     if action.flags & FLOW_BLACKHOLE != 0 {
-        return (Verdict::Drop(DropReason::Blackhole), EntryCount::Packet);
+        return Err((Verdict::Drop(DropReason::Blackhole), EntryCount::Packet));
     }
     if truncated {
-        return (Verdict::Drop(DropReason::Malformed), EntryCount::Error);
+        return Err((Verdict::Drop(DropReason::Malformed), EntryCount::Error));
     }
     match classify(data, action.flags & FLOW_RTCP != 0) {
-        PacketClass::Stun | PacketClass::Dtls => return (Verdict::Punt, EntryCount::None),
+        PacketClass::Stun | PacketClass::Dtls => Err((Verdict::Punt, EntryCount::None)),
         PacketClass::Truncated | PacketClass::Other => {
-            return (Verdict::Drop(DropReason::Malformed), EntryCount::Error)
+            Err((Verdict::Drop(DropReason::Malformed), EntryCount::Error))
         }
-        PacketClass::Rtp | PacketClass::Rtcp => {}
+        PacketClass::Rtp => Ok(false),
+        PacketClass::Rtcp => Ok(true),
     }
+}
+
+/// The expected-source check of an RTP/RTCP packet.
+#[inline]
+fn source_policy(src: SocketAddr, action: &FlowAction) -> (Verdict, EntryCount) {
     let forward = Verdict::Forward {
         dst: action.dst,
         src: action.src,
@@ -146,13 +167,13 @@ impl<'t> BatchPolicy<'t> {
                 srtp: None,
             },
             Some((id, action)) => {
-                let (verdict, count) = decide(data, truncated, src, action);
+                let (verdict, count, rtcp) = decide(data, truncated, src, action);
                 let crypto = action.flags & (FLOW_SRTP_IN | FLOW_SRTP_OUT);
                 let srtp = match verdict {
                     Verdict::Forward { .. } if crypto != 0 => Some(SrtpStep {
                         id: *id,
                         flags: crypto,
-                        rtcp: classify(data, action.flags & FLOW_RTCP != 0) == PacketClass::Rtcp,
+                        rtcp,
                     }),
                     _ => None,
                 };

@@ -240,7 +240,9 @@ fn build(table: &TableReader, id: EntryId) -> Option<Line> {
         Some(k) => Some(session(&k)?),
         None => None,
     };
-    let out_rtcp = furthest(Some(crypto.out_rtcp_index), published.out_rtcp_index).unwrap_or(0);
+    let out_rtcp = crypto
+        .out_rtcp_index
+        .max(published.out_rtcp_index.unwrap_or(0));
     Some(Line {
         id,
         generation: crypto.generation,
@@ -250,7 +252,9 @@ fn build(table: &TableReader, id: EntryId) -> Option<Line> {
         in_rtp: stream_at(furthest(crypto.in_index, published.in_index)),
         in_rtcp: RtcpStreamState::default(),
         out_rtp: stream_at(furthest(crypto.out_index, published.out_index)),
-        out_rtcp: RtcpStreamState::new(u32::try_from(out_rtcp & 0x7fff_ffff).unwrap_or(0)),
+        // Past the 31-bit index space the session refuses to send (KeyExhausted) rather
+        // than wrap and reuse keystream, so an out-of-range value saturates, never wraps.
+        out_rtcp: RtcpStreamState::new(u32::try_from(out_rtcp).unwrap_or(u32::MAX)),
         progress: SrtpProgress::default(),
         pending: false,
     })

@@ -239,7 +239,7 @@ pub struct SrtpCountersC {
     pub in_index: AtomicU64,
     /// Highest outbound RTP index sent, plus one; 0 = none.
     pub out_index: AtomicU64,
-    /// Next outbound SRTCP index the data plane would use; 0 = it sent none.
+    /// Next outbound SRTCP index the data plane would use, plus one; 0 = it sent none.
     pub out_rtcp_index: AtomicU64,
 }
 
