@@ -235,17 +235,14 @@ impl Topology {
     /// Pings us from `src` inside the namespace; the frame function learns the phone's MAC
     /// from the echo request.
     fn ping_from(&self, src: &str) -> Output {
+        self.ping(src, &self.ip(1))
+    }
+
+    /// Two echo requests from `src` to `dst` inside the namespace, IPv4 or IPv6 by `dst`.
+    fn ping(&self, src: &str, dst: &str) -> Output {
+        let family = if dst.contains(':') { "-6" } else { "-4" };
         self.ns_cmd(&[
-            "ping",
-            "-c",
-            "2",
-            "-i",
-            "0.2",
-            "-W",
-            "2",
-            "-I",
-            src,
-            &self.ip(1),
+            "ping", family, "-c", "2", "-i", "0.2", "-W", "2", "-I", src, dst,
         ])
     }
 
@@ -821,19 +818,7 @@ fn ipv6_neighbour_discovery_and_media() {
 
     // Neighbour discovery (multicast solicitation, unicast advertisement) and ICMPv6 echo
     // cross the exception path both ways; B's echo requests teach the worker B's MAC.
-    let ping = t.ns_cmd(&[
-        "ping",
-        "-6",
-        "-c",
-        "2",
-        "-i",
-        "0.2",
-        "-W",
-        "2",
-        "-I",
-        &t.ip6(3),
-        &t.ip6(1),
-    ]);
+    let ping = t.ping(&t.ip6(3), &t.ip6(1));
     assert!(
         ping.status.success(),
         "ping6 through the exception path: {}\nstats {}\nlog:\n{}",
