@@ -5,6 +5,13 @@
 //! `relay` copies the 182-byte packet back into the buffer and resets the receiver's
 //! 24-byte state each round, so that the same packet authenticates again instead of
 //! being a replay; that copy is part of the figure.
+//!
+//! What bounds the HMAC suites: HMAC-SHA1 over 172 bytes plus the ROC is four SHA-1
+//! compressions, and with SHA-NI one compression is a chain of dependent rounds
+//! (about 110 cycles, 52 ns at 2 GHz), so a relay's two tags cost some 420 ns before any
+//! AES. Going below that needs two SHA-1 streams interleaved (the incoming tag's and the
+//! outgoing one's), which the RustCrypto `sha1` API does not offer. For AES-GCM the
+//! bound is `polyval` 0.6 multiplying one block at a time, about 12 ns a block.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
 use srtp::{MasterKey, RtpStreamState, SessionFlags, SrtpSession, SrtpSuite};
