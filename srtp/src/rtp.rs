@@ -330,6 +330,45 @@ mod tests {
     }
 
     #[test]
+    fn replay_window_size_decides_what_is_too_old() {
+        use crate::replay::ReplayWindowSize;
+        let master =
+            crate::MasterKey::new(SrtpSuite::AesCm128HmacSha1_80, &[9; 16], &[8; 14]).expect("key");
+        let session = SrtpSession::new(&master, SessionFlags::default()).expect("session");
+        let protect = |seq: u16| {
+            let mut buf = vec![0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xaa, 0xbb];
+            buf[2..4].copy_from_slice(&seq.to_be_bytes());
+            let len = buf.len();
+            buf.resize(len + 10, 0);
+            session
+                .protect_rtp(&mut RtpStreamState::default(), &mut buf, len)
+                .expect("protect");
+            buf
+        };
+        for (size, oldest_accepted) in [
+            (ReplayWindowSize::Packets64, 1063),
+            (ReplayWindowSize::Packets128, 999),
+        ] {
+            let session = session.clone().with_replay_window(size);
+            let mut receiver = RtpStreamState::default();
+            session
+                .unprotect_rtp(&mut receiver, &mut protect(1126))
+                .expect("first");
+            assert_eq!(
+                session.unprotect_rtp(&mut receiver, &mut protect(oldest_accepted - 1)),
+                Err(SrtpError::Replay { too_old: true }),
+                "{size:?}"
+            );
+            assert!(
+                session
+                    .unprotect_rtp(&mut receiver, &mut protect(oldest_accepted))
+                    .is_ok(),
+                "{size:?}"
+            );
+        }
+    }
+
+    #[test]
     fn header_lengths_follow_csrcs_and_extensions() {
         let mut packet = vec![0x80, 0, 0x12, 0x34, 0, 0, 0, 0, 0xca, 0xfe, 0xba, 0xbe];
         assert_eq!(parse_rtp_header(&packet).map(|h| h.len), Ok(12));
