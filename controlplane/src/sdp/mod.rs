@@ -9,7 +9,7 @@
 #![forbid(unsafe_code)]
 
 mod attr;
-mod base64;
+pub(crate) mod base64;
 pub mod crypto;
 mod emit;
 mod error;
