@@ -61,7 +61,8 @@ impl TransportProtocol {
             RtpSavpf => "RTP/SAVPF",
             UdpTlsRtpSavp => "UDP/TLS/RTP/SAVP",
             UdpTlsRtpSavpf => "UDP/TLS/RTP/SAVPF",
-            Udptl => "UDPTL",
+            // rtpengine spells this one in lower case.
+            Udptl => "udptl",
         }
     }
 
