@@ -107,12 +107,9 @@ pub struct MediaLeg {
     /// offered it (`transport-protocol`, OSRTP). `None` for protocols
     /// rtpengine does not know, which are relayed as written.
     pub transport: Option<TransportProtocol>,
-    /// SDES negotiation with this party (see [`crate::sdes`]).
+    /// SDES negotiation with this party (see [`crate::sdes`]); it records
+    /// the keys, [`MediaLeg::crypto`] says which serves which direction.
     pub sdes: SdesState,
-    /// The SRTP keys for this party's packets, derived from `transport` and
-    /// `sdes` after every offer and answer: `from_party` decrypts what it
-    /// sends us, `to_party` encrypts what we send it.
-    pub crypto: MediaCrypto,
     /// Direction as this party declared it in its SDP.
     pub direction: Direction,
     /// This party declared port 0 (stream rejected / disabled).
@@ -222,7 +219,6 @@ impl MediaLeg {
             protocol: protocol.to_string(),
             transport: None,
             sdes: SdesState::default(),
-            crypto: MediaCrypto::default(),
             direction: Direction::SendRecv,
             rejected: false,
             rtcp_mux: false,
@@ -248,6 +244,12 @@ impl MediaLeg {
             Component::Rtcp => &mut self.rtcp,
         }
     }
+    /// The SRTP keys for this party's packets: `from_party` decrypts what
+    /// it sends us, `to_party` encrypts what we send it.
+    pub fn crypto(&self) -> MediaCrypto<'_> {
+        MediaCrypto::of(self.transport, &self.sdes)
+    }
+
     /// Whether this party is willing to receive media.
     pub fn receives(&self) -> bool {
         matches!(self.direction, Direction::SendRecv | Direction::RecvOnly)

@@ -245,7 +245,7 @@ impl CallRegistry {
         if let Some(call) = self.calls.get_mut(call_id) {
             call.monologues[receiver].family = receiver_family;
         }
-        self.refresh_crypto(call_id, [sender, receiver]);
+        self.refresh_crypto_suites(call_id, [sender, receiver]);
 
         let out = self.rewrite_for(call_id, &parsed, receiver, req, ex, &srtp)?;
         self.program_call(call_id);

@@ -1,13 +1,13 @@
 //! SRTP for a call's media: runs [`crate::sdes`] over each m= line of an
-//! offer or answer, and keeps each media's keys ([`MediaLeg::crypto`]) and
-//! the suite `query` reports up to date.
+//! offer or answer, which records each party's keys (see
+//! [`MediaLeg::crypto`]), and keeps the suite `query` reports up to date.
 //!
 //! A malformed `a=crypto` line is logged and ignored, not an error: rtpengine
 //! 10.5 drops such lines ("Failed to parse a=crypto attribute, ignoring")
 //! and negotiates as if they were absent.
 
 use crate::ng::NgRequest;
-use crate::sdes::{self, MediaCrypto, OsrtpOptions, SdesCrypto, SdesOptions, SdpKind, Setup};
+use crate::sdes::{self, OsrtpOptions, SdesCrypto, SdesOptions, SdpKind, Setup};
 use crate::sdp::crypto::{self, CryptoError};
 use crate::sdp::{MediaDescription, SessionDescription, TransportProtocol};
 
@@ -154,9 +154,11 @@ impl CallRegistry {
         Ok(())
     }
 
-    /// Re-derives the keys of every media of monologues `mls`, and the suite
-    /// `query` reports for their streams, after an offer or answer.
-    pub(super) fn refresh_crypto(&mut self, call_id: &str, mls: [MonologueIdx; 2]) {
+    /// Updates the suite `query` reports for the streams of every media of
+    /// monologues `mls` after an offer or answer: rtpengine sets up both
+    /// parties' streams again, with the first key we sent each while SDES
+    /// is in use with it.
+    pub(super) fn refresh_crypto_suites(&mut self, call_id: &str, mls: [MonologueIdx; 2]) {
         let Some(call) = self.calls.get_mut(call_id) else {
             return;
         };
@@ -165,7 +167,6 @@ impl CallRegistry {
                 continue;
             };
             for m in &mut ml.medias {
-                m.crypto = MediaCrypto::of(m.transport, &m.sdes);
                 if m.sdes.enabled {
                     let suite = m.sdes.sent.first().map(|c| c.suite);
                     m.rtp.crypto_suite = suite;

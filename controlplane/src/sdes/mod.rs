@@ -182,31 +182,32 @@ impl std::fmt::Debug for SdesCrypto {
     }
 }
 
-/// The SRTP keys of one party's media, for the media path.
+/// The SRTP keys of one party's media, for the media path: a view of its
+/// [`SdesState`], which records them.
 ///
 /// Packets *from* the party are decrypted with `from_party` (the key it put
 /// in its own SDP); packets *to* the party are encrypted with `to_party` (the
 /// key we put in the SDP we sent it). Both are `None` when the party's
 /// transport is plain RTP or SDES is not in use with it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct MediaCrypto {
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MediaCrypto<'a> {
     /// The party's side is SRTP (SAVP, SAVPF, UDP/TLS or OSRTP).
     pub srtp: bool,
     /// Decrypts what the party sends.
-    pub from_party: Option<SdesCrypto>,
+    pub from_party: Option<&'a SdesCrypto>,
     /// Encrypts what we send to the party.
-    pub to_party: Option<SdesCrypto>,
+    pub to_party: Option<&'a SdesCrypto>,
 }
 
-impl MediaCrypto {
+impl MediaCrypto<'_> {
     /// The keys in force for a party with `transport` and SDES state `s`.
-    pub fn of(transport: Option<TransportProtocol>, s: &SdesState) -> MediaCrypto {
+    pub fn of(transport: Option<TransportProtocol>, s: &SdesState) -> MediaCrypto<'_> {
         let srtp = transport.is_some_and(TransportProtocol::is_srtp);
         let sdes = srtp && s.enabled;
         MediaCrypto {
             srtp,
-            from_party: s.offered.first().filter(|_| sdes).cloned(),
-            to_party: s.sent.first().filter(|_| sdes).cloned(),
+            from_party: s.offered.first().filter(|_| sdes),
+            to_party: s.sent.first().filter(|_| sdes),
         }
     }
 }
