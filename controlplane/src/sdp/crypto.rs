@@ -225,11 +225,11 @@ fn strtoul_u32(s: &str) -> Option<u32> {
     if digits.is_empty() {
         return None;
     }
-    let v = digits.parse::<u64>().unwrap_or(u64::MAX);
-    let v = if neg && v != u64::MAX {
-        v.wrapping_neg()
-    } else {
-        v
+    // Out of range is ULONG_MAX whatever the sign.
+    let v = match digits.parse::<u64>() {
+        Ok(v) if neg => v.wrapping_neg(),
+        Ok(v) => v,
+        Err(_) => u64::MAX,
     };
     Some(v as u32)
 }
@@ -501,6 +501,20 @@ mod tests {
         assert_eq!(
             ok(&format!("4294967301 AES_CM_128_HMAC_SHA1_80 inline:{K30}")).tag,
             5
+        );
+        assert_eq!(
+            ok(&format!(
+                "-18446744073709551615 AES_CM_128_HMAC_SHA1_80 inline:{K30}"
+            ))
+            .tag,
+            1
+        );
+        assert_eq!(
+            ok(&format!(
+                "99999999999999999999 AES_CM_128_HMAC_SHA1_80 inline:{K30}"
+            ))
+            .tag,
+            u32::MAX
         );
         let c = ok(&format!("1 aes_cm_128_hmac_sha1_80 INLINE:{K30}x"));
         assert_eq!(c.suite, SdesSuite::AesCm128HmacSha1_80);
