@@ -149,6 +149,16 @@ impl Sequence {
     }
 }
 
+/// Decoded length of unpadded standard base64, `None` if it is not that.
+fn base64_len(text: &str) -> Option<usize> {
+    let valid = !text.is_empty()
+        && text.len() % 4 != 1
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/');
+    valid.then_some(text.len() * 3 / 4)
+}
+
 fn check_loopback(name: &str, ip: &str) -> Result<(), String> {
     match ip.parse::<std::net::IpAddr>() {
         Ok(a) if a.is_loopback() => Ok(()),
@@ -358,10 +368,20 @@ impl Norm {
 ///   GLib hash-table order, which is not part of the protocol; it is sorted
 ///   before comparing. (`tags` in `query` follows creation order, stable over
 ///   repeated runs, so its order is compared.)
+/// - SDES keys: a daemon's own keys are random. In an SDP `a=crypto` line,
+///   an `inline:` key that is valid base64 and does not occur in any request
+///   of the sequence becomes `<key#N NNB>`: N by first appearance (so "the
+///   re-offer keeps its key" stays checked), NNB its decoded length. `=`
+///   padding stays literal, and so does everything else on the line (tag,
+///   suite, lifetime, MKI, session parameters) and any key a request
+///   contained (a key passed through from the other party must be equal).
 pub struct Normaliser {
     port_min: u16,
     port_max: u16,
     ports: HashMap<u16, usize>,
+    /// Keys (base64 digits only) the sequence's requests contain.
+    known_keys: Vec<String>,
+    keys: HashMap<String, usize>,
 }
 
 /// Reply keys whose integer value is a wall-clock time.
@@ -385,7 +405,45 @@ impl Normaliser {
             port_min,
             port_max,
             ports: HashMap::new(),
+            known_keys: Default::default(),
+            keys: HashMap::new(),
         }
+    }
+
+    /// Marks every `inline:` key in `text` (a request) as known: it stays
+    /// literal wherever a reply repeats it. A daemon re-encodes the keys it
+    /// accepts, dropping padding and stray characters after the key, so a
+    /// known key is the run of base64 digits after `inline:` (any case) and a
+    /// reply key is known when such a run starts with it.
+    pub fn know_keys(&mut self, text: &str) {
+        let lower = text.to_ascii_lowercase();
+        for (i, _) in lower.match_indices("inline:") {
+            let rest = &text[i + 7..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '+' || c == '/'))
+                .unwrap_or(rest.len());
+            self.known_keys.push(rest[..end].to_string());
+        }
+    }
+
+    /// `inline:<key>` of a reply, normalised (see the type docs).
+    fn key_param(&mut self, param: &str) -> String {
+        let Some(body) = param.strip_prefix("inline:") else {
+            return param.to_string();
+        };
+        let end = body.find(['|', ';']).unwrap_or(body.len());
+        let (key, tail) = body.split_at(end);
+        let text = key.trim_end_matches('=');
+        let padding = &key[text.len()..];
+        let Some(len) = base64_len(text) else {
+            return param.to_string();
+        };
+        if self.known_keys.iter().any(|k| k.starts_with(text)) {
+            return param.to_string();
+        }
+        let n = self.keys.len() + 1;
+        let n = *self.keys.entry(text.to_string()).or_insert(n);
+        format!("inline:<key#{n} {len}B>{padding}{tail}")
     }
 
     /// `port#N` for a relay port, the number itself otherwise.
@@ -420,6 +478,10 @@ impl Normaliser {
                 None => (tokens[1].clone(), String::new()),
             };
             tokens[1] = format!("{}{count}", self.port_text(&port));
+        } else if line.starts_with("a=crypto:") && tokens.len() > 2 {
+            // a=crypto:<tag> <suite> <key-param>[;<key-param>...] [<session-param>...]
+            let params: Vec<String> = tokens[2].split(';').map(|p| self.key_param(p)).collect();
+            tokens[2] = params.join(";");
         } else if let Some(port) = tokens[0].strip_prefix("a=rtcp:") {
             tokens[0] = format!("a=rtcp:{}", self.port_text(port));
         } else if line.starts_with("a=candidate:") && tokens.len() > 5 {
@@ -578,6 +640,9 @@ pub fn run(seq: &Sequence, kind: DaemonKind, phones: &Phones) -> Result<Run, Str
     let daemon = start_daemon(kind, &interfaces, &options)?;
     let client = daemon.client();
     let mut norm = Normaliser::new(daemon.port_min, daemon.port_max);
+    for step in &seq.steps {
+        norm.know_keys(&step.to_string());
+    }
     let mut run = Run {
         entries: Vec::new(),
         problems: Vec::new(),
@@ -1009,6 +1074,23 @@ mod tests {
         assert_eq!(
             n.sdp(sdp),
             "m=audio <port#1> RTP/AVP 0\r\na=rtcp:<port#2>\r\nm=video <port#1> RTP/AVP 96\r\nm=audio 5000 RTP/AVP 0\r\n"
+        );
+    }
+
+    #[test]
+    fn sdes_keys_numbered_unless_known() {
+        let mut n = Normaliser::new(30000, 30100);
+        n.know_keys(r#"{"sdp": "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk|2^20\r\n"}"#);
+        let sdp = "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk\r\n\
+            a=crypto:2 AEAD_AES_128_GCM inline:6tNYWmB8cvctxLixKYEuep67HDUpleMpXD714w==|2^31|1:4 UNENCRYPTED_SRTP\r\n\
+            a=crypto:3 AEAD_AES_128_GCM inline:6tNYWmB8cvctxLixKYEuep67HDUpleMpXD714w\r\n\
+            a=crypto:4 AES_CM_128_HMAC_SHA1_80 inline:not*base64\r\n";
+        assert_eq!(
+            n.sdp(sdp),
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk\r\n\
+            a=crypto:2 AEAD_AES_128_GCM inline:<key#1 28B>==|2^31|1:4 UNENCRYPTED_SRTP\r\n\
+            a=crypto:3 AEAD_AES_128_GCM inline:<key#1 28B>\r\n\
+            a=crypto:4 AES_CM_128_HMAC_SHA1_80 inline:not*base64\r\n"
         );
     }
 

@@ -16,6 +16,7 @@ pub mod orphans;
 mod peek;
 mod query;
 mod registry;
+mod srtp;
 mod statistics;
 #[cfg(test)]
 mod tests;
@@ -58,4 +59,6 @@ pub enum CallError {
     UnknownInterface(String),
     #[error("Flow table: {0}")]
     Table(#[from] shared_tables::TableError),
+    #[error("Failed to generate SRTP keys")]
+    Keys(#[from] crate::sdes::KeyError),
 }

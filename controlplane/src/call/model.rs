@@ -11,7 +11,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::sdp::Direction;
+use crate::sdes::{MediaCrypto, SdesState, SdesSuite};
+use crate::sdp::{Direction, TransportProtocol};
 
 /// Index of a monologue inside its call (monologues are never removed while the
 /// call lives, so indices are stable).
@@ -100,7 +101,15 @@ pub struct MediaLeg {
     /// 1-based, as in rtpengine's query replies.
     pub index: usize,
     pub kind: String,
+    /// The proto token of this party's last SDP, as written.
     pub protocol: String,
+    /// The transport this party's side uses: from its own SDP, or what we
+    /// offered it (`transport-protocol`, OSRTP). `None` for protocols
+    /// rtpengine does not know, which are relayed as written.
+    pub transport: Option<TransportProtocol>,
+    /// SDES negotiation with this party (see [`crate::sdes`]); it records
+    /// the keys, [`MediaLeg::crypto`] says which serves which direction.
+    pub sdes: SdesState,
     /// Direction as this party declared it in its SDP.
     pub direction: Direction,
     /// This party declared port 0 (stream rejected / disabled).
@@ -149,6 +158,10 @@ pub struct PacketStream {
     /// SSRC of the last packet this party sent on the stream (RTCP: the
     /// sender SSRC).
     pub last_ssrc: Option<u32>,
+    /// The suite rtpengine reports for this stream in `query` ("crypto
+    /// suite"): that of the key we last set up towards the party. Like
+    /// rtpengine it is only updated while SDES is in use with the party.
+    pub crypto_suite: Option<SdesSuite>,
     pub stats: StreamStats,
 }
 
@@ -191,6 +204,7 @@ impl PacketStream {
             confirmed: false,
             programmed: false,
             last_ssrc: None,
+            crypto_suite: None,
             stats: StreamStats::default(),
         }
     }
@@ -203,6 +217,8 @@ impl MediaLeg {
             index,
             kind: kind.to_string(),
             protocol: protocol.to_string(),
+            transport: None,
+            sdes: SdesState::default(),
             direction: Direction::SendRecv,
             rejected: false,
             rtcp_mux: false,
@@ -228,6 +244,12 @@ impl MediaLeg {
             Component::Rtcp => &mut self.rtcp,
         }
     }
+    /// The SRTP keys for this party's packets: `from_party` decrypts what
+    /// it sends us, `to_party` encrypts what we send it.
+    pub fn crypto(&self) -> MediaCrypto<'_> {
+        MediaCrypto::of(self.transport, &self.sdes)
+    }
+
     /// Whether this party is willing to receive media.
     pub fn receives(&self) -> bool {
         matches!(self.direction, Direction::SendRecv | Direction::RecvOnly)

@@ -9,7 +9,9 @@
 //!   we give to the other party change too, unless `port latching`;
 //! - a stream rejected with port 0 has no ports on either side;
 //! - an answer only keeps the payload types that were offered, and carries
-//!   the offerer's `a=ptime` when it has none.
+//!   the offerer's `a=ptime` when it has none;
+//! - each m= line's transport and SDES keys are negotiated as described in
+//!   [`crate::sdes`] (glue in `srtp.rs`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Instant, SystemTime};
@@ -20,7 +22,9 @@ use crate::sdp::{self, Direction, IceRewrite, MediaRewrite, RewritePlan, RtcpAtt
 use super::interfaces::Interfaces;
 use super::model::{AddrFamily, Call, MediaLeg, Monologue, MonologueIdx};
 use super::registry::CallRegistry;
+use super::srtp::{crypto_lines, srtp_flags};
 use super::CallError;
+use crate::sdes::SdpKind;
 
 /// Which of the two SDP exchanges a request is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +154,11 @@ impl CallRegistry {
         };
 
         let use_sip_source = req.flags.sip_source_address && !req.flags.trust_address;
+        let srtp = srtp_flags(req);
+        let kind = match ex {
+            Exchange::Offer => SdpKind::Offer,
+            Exchange::Answer => SdpKind::Answer,
+        };
         for (idx, sdp_m) in parsed.media.iter().enumerate() {
             let rejected = sdp_m.port == 0;
             // A zero address (old-style hold) is still the party's endpoint
@@ -231,12 +240,14 @@ impl CallRegistry {
                     s.advertised_endpoint = ep;
                 }
             }
+            self.negotiate_srtp(call_id, sender, receiver, idx, kind, &srtp, &parsed)?;
         }
         if let Some(call) = self.calls.get_mut(call_id) {
             call.monologues[receiver].family = receiver_family;
         }
+        self.refresh_crypto_suites(call_id, [sender, receiver]);
 
-        let out = self.rewrite_for(call_id, &parsed, receiver, req, ex)?;
+        let out = self.rewrite_for(call_id, &parsed, receiver, req, ex, &srtp)?;
         self.program_call(call_id);
         Ok(out)
     }
@@ -454,6 +465,7 @@ impl CallRegistry {
         receiver: MonologueIdx,
         req: &NgRequest,
         ex: Exchange,
+        srtp: &crate::sdes::Flags,
     ) -> Result<Vec<u8>, CallError> {
         let call = self.calls.get(call_id).ok_or(CallError::UnknownCall)?;
         let rml = &call.monologues[receiver];
@@ -472,7 +484,8 @@ impl CallRegistry {
                 rtcp_port: ours.rtcp.local.port(),
                 rtcp_mux: false,
                 direction: None,
-                proto: req.transport_protocol.clone(),
+                proto: ours.transport.map(|t| t.name().to_owned()),
+                crypto: crypto_lines(ours, srtp),
                 keep_formats: answering.then(|| ours.formats.clone()),
                 default_ptime: if ex == Exchange::Answer {
                     ours.ptime

@@ -113,7 +113,10 @@ impl CallRegistry {
                 let mut md = Dict::new();
                 md.insert("index", m.index as i64);
                 md.insert("type", m.kind.clone());
-                md.insert("protocol", m.protocol.clone());
+                // rtpengine omits protocols it does not know.
+                if let Some(t) = m.transport {
+                    md.insert("protocol", t.name());
+                }
                 if let Some(codec) = m.last_pt.and_then(|pt| codec_name(call, ml, m, pt)) {
                     md.insert("codec", codec);
                 }
@@ -137,6 +140,9 @@ impl CallRegistry {
                     }
                     sd.insert("endpoint", endpoint_dict(s.endpoint));
                     sd.insert("advertised endpoint", endpoint_dict(s.advertised_endpoint));
+                    if let Some(suite) = s.crypto_suite {
+                        sd.insert("crypto suite", suite.name());
+                    }
                     sd.insert("last packet", secs(st.last_packet.unwrap_or(ml.created)));
                     let mut flags: Vec<Value> = vec![match comp {
                         Component::Rtp => "RTP".into(),
@@ -183,6 +189,15 @@ impl CallRegistry {
                 }
                 if m.sends() {
                     mflags.push("recv".into());
+                }
+                if m.sdes.dtls_active {
+                    mflags.push("DTLS role active".into());
+                }
+                if m.sdes.dtls_passive {
+                    mflags.push("DTLS role passive".into());
+                }
+                if m.sdes.enabled {
+                    mflags.push("SDES".into());
                 }
                 if ml.ice_controlling {
                     mflags.push("ICE controlling".into());

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use shared_tables::{FlowCounters, FlowKey, TableWriter};
 
+use crate::sdes::{KeySource, OsKeys};
+
 use super::interfaces::Interfaces;
 use super::model::{Call, Component, MediaLeg, MonologueIdx, PacketStream, StreamStats};
 use super::statistics::Totals;
@@ -92,6 +94,8 @@ pub struct CallRegistry {
     pub(super) totals: Totals,
     pub(super) started: SystemTime,
     pub(super) orphans: super::orphans::Orphans,
+    /// Where SDES master keys come from.
+    pub(super) keys: Box<dyn KeySource>,
 }
 
 impl CallRegistry {
@@ -114,7 +118,13 @@ impl CallRegistry {
             totals: Totals::default(),
             started: wall,
             orphans: Default::default(),
+            keys: Box::new(OsKeys),
         }
+    }
+
+    /// Replaces the source of SDES keys (the OS RNG by default).
+    pub fn set_key_source(&mut self, keys: Box<dyn KeySource>) {
+        self.keys = keys;
     }
 
     pub fn interfaces(&self) -> &Interfaces {
@@ -156,6 +166,7 @@ impl CallRegistry {
             confirmed: false,
             programmed: false,
             last_ssrc: None,
+            crypto_suite: None,
             stats: StreamStats::default(),
         };
         Ok((mk(port), mk(port.wrapping_add(1))))

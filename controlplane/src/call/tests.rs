@@ -430,3 +430,163 @@ fn a_restarted_registry_adopts_the_previous_ones_flows_then_expires_them() {
     assert!(entries(&new).is_empty());
     assert!(new.reserved.lock().unwrap().is_empty(), "ports given back");
 }
+
+/// Fills every key with one counter value, counting up: key N is all N.
+struct CountingKeys(u8);
+
+impl crate::sdes::KeySource for CountingKeys {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), crate::sdes::KeyError> {
+        buf.fill(self.0);
+        self.0 = self.0.wrapping_add(1);
+        Ok(())
+    }
+}
+
+fn srtp_sdp(ip: &str, port: u16, proto: &str, cryptos: &[&str]) -> String {
+    let mut s = format!(
+        "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\nm=audio {port} {proto} 0 8\r\n"
+    );
+    for c in cryptos {
+        s.push_str(&format!("a=crypto:{c}\r\n"));
+    }
+    s
+}
+
+/// 30 bytes of `b`, base64: an AES_CM_128 key||salt.
+fn key30(b: u8) -> String {
+    crate::sdp::base64::encode(&[b; 30], false)
+}
+
+fn exchange(
+    h: &mut Harness,
+    cmd: &'static str,
+    sdp: &str,
+    extra: &[(&'static str, Value)],
+) -> String {
+    let mut pairs = vec![
+        ("command", Value::from(cmd)),
+        ("call-id", "s1".into()),
+        ("from-tag", "ft".into()),
+        ("sdp", sdp.into()),
+    ];
+    if cmd == "answer" {
+        pairs.push(("to-tag", "tt".into()));
+    }
+    pairs.extend_from_slice(extra);
+    let r = req(&pairs);
+    let out = if cmd == "offer" {
+        h.reg.offer(h.now, h.wall, &r)
+    } else {
+        h.reg.answer(h.now, h.wall, &r)
+    };
+    String::from_utf8(out.expect("exchange")).unwrap()
+}
+
+fn media_of(h: &Harness, ml: usize) -> &model::MediaLeg {
+    &h.reg.calls["s1"].monologues[ml].medias[0]
+}
+
+#[test]
+fn rtp_to_srtp_records_the_callees_keys_per_direction() {
+    let mut h = Harness::new(30100, Settings::default());
+    h.reg.set_key_source(Box::new(CountingKeys(1)));
+    let offer = exchange(
+        &mut h,
+        "offer",
+        &sdp("10.0.0.1", 4000),
+        &[("transport-protocol", "RTP/SAVP".into())],
+    );
+    assert!(offer.contains("RTP/SAVP 0 8\r\n"));
+    assert_eq!(offer.matches("a=crypto:").count(), 12);
+    // Tag 7 is AES_CM_128_HMAC_SHA1_80, the seventh key generated.
+    assert!(offer.contains(&format!(
+        "a=crypto:7 AES_CM_128_HMAC_SHA1_80 inline:{}\r\n",
+        key30(7)
+    )));
+    let answer = exchange(
+        &mut h,
+        "answer",
+        &srtp_sdp(
+            "10.0.0.2",
+            5000,
+            "RTP/SAVP",
+            &[&format!("7 AES_CM_128_HMAC_SHA1_80 inline:{}", key30(0xb0))],
+        ),
+        &[],
+    );
+    assert!(answer.contains("RTP/AVP 0 8\r\n") && !answer.contains("a=crypto"));
+
+    let caller = media_of(&h, 0);
+    assert_eq!(
+        caller.transport,
+        Some(crate::sdp::TransportProtocol::RtpAvp)
+    );
+    let c = caller.crypto();
+    assert!(!c.srtp && c.from_party.is_none() && c.to_party.is_none());
+    let callee = media_of(&h, 1);
+    let c = callee.crypto();
+    assert!(c.srtp);
+    // We decrypt the callee's packets with the key it answered with ...
+    let from = c.from_party.expect("callee's key");
+    assert_eq!((from.tag, from.key_salt.as_slice()), (7, &[0xb0; 30][..]));
+    // ... and encrypt ours to it with the key we offered under that tag.
+    let to = c.to_party.expect("our key");
+    assert_eq!((to.tag, to.key_salt.as_slice()), (7, &[7u8; 30][..]));
+    assert_eq!(
+        callee.rtp.crypto_suite,
+        Some(crate::sdes::SdesSuite::AesCm128HmacSha1_80)
+    );
+}
+
+#[test]
+fn srtp_passthrough_gives_each_side_the_others_key() {
+    let mut h = Harness::new(30100, Settings::default());
+    h.reg.set_key_source(Box::new(CountingKeys(1)));
+    let a_line = format!("1 AES_CM_128_HMAC_SHA1_80 inline:{}", key30(0xa0));
+    let offer = exchange(
+        &mut h,
+        "offer",
+        &srtp_sdp("10.0.0.1", 4000, "RTP/SAVP", &[&a_line]),
+        &[],
+    );
+    assert!(offer.contains(&format!("a=crypto:{a_line}\r\n")), "{offer}");
+    let b_line = format!("1 AES_CM_128_HMAC_SHA1_80 inline:{}", key30(0xb0));
+    let answer = exchange(
+        &mut h,
+        "answer",
+        &srtp_sdp("10.0.0.2", 5000, "RTP/SAVP", &[&b_line]),
+        &[],
+    );
+    assert!(
+        answer.contains(&format!("a=crypto:{b_line}\r\n")),
+        "{answer}"
+    );
+    let (a, b) = (media_of(&h, 0).crypto(), media_of(&h, 1).crypto());
+    // What one side sends, the other receives unchanged: no re-encryption.
+    assert_eq!(a.from_party, b.to_party);
+    assert_eq!(b.from_party, a.to_party);
+    assert_eq!(a.from_party.unwrap().key_salt, [0xa0; 30]);
+}
+
+#[test]
+fn malformed_crypto_lines_are_dropped_not_errors() {
+    let mut h = Harness::new(30100, Settings::default());
+    let bad = [
+        "1 FOO_BAR inline:AAAA",
+        "2 AES_CM_128_HMAC_SHA1_80 inline:!!!!",
+        "3 AES_CM_128_HMAC_SHA1_80",
+    ];
+    let offer = exchange(
+        &mut h,
+        "offer",
+        &srtp_sdp("10.0.0.1", 4000, "RTP/SAVP", &bad),
+        &[("transport-protocol", "RTP/AVP".into())],
+    );
+    // The two-token line is not a crypto attribute to rtpengine: copied.
+    assert_eq!(offer.matches("a=crypto").count(), 1, "{offer}");
+    assert!(offer.contains("a=crypto:3 AES_CM_128_HMAC_SHA1_80\r\n"));
+    let caller = media_of(&h, 0);
+    assert!(caller.sdes.offered.is_empty() && !caller.sdes.enabled);
+    // Another call is unaffected.
+    assert!(h.offer("c2", "x", &sdp("10.0.0.3", 4000), &[]).is_ok());
+}

@@ -14,7 +14,7 @@ use super::model::{parse_ip, Attribute};
 pub(crate) enum AttrClass<'a> {
     /// Unknown name or failed typed parse: copied verbatim.
     Other,
-    /// Parsed but invalid (`a=rtcp:abc`, unknown crypto suite): stripped everywhere.
+    /// Parsed but invalid (`a=rtcp:abc`, a refused `a=crypto`): stripped everywhere.
     Ignore,
     Rtcp,
     RtcpMux,
@@ -84,15 +84,14 @@ pub(crate) fn classify(a: &Attribute) -> AttrClass<'_> {
             }
         }
         "ptime" => AttrClass::Ptime(v.map(leading_int).unwrap_or(0)),
-        "crypto" => {
-            // Fewer than three tokens fails the parser (kept); anything else is
-            // either a usable key (stripped, SDES is renegotiated) or ATTR_IGNORE.
-            if v.is_some_and(|v| v.splitn(3, ' ').filter(|t| !t.is_empty()).count() == 3) {
-                AttrClass::Crypto
-            } else {
-                AttrClass::Other
-            }
-        }
+        // Fewer than three tokens fails rtpengine's parser (kept); otherwise
+        // a usable key (stripped in media: SDES is renegotiated) or one
+        // rtpengine refuses (ATTR_IGNORE, stripped everywhere).
+        "crypto" => match v.and_then(super::crypto::parse) {
+            None => AttrClass::Other,
+            Some(Ok(c)) if c.single_key().is_ok() => AttrClass::Crypto,
+            Some(_) => AttrClass::Ignore,
+        },
         "fingerprint" => {
             if v.is_some_and(fingerprint_valid) {
                 AttrClass::Fingerprint
@@ -214,7 +213,8 @@ fn rtpmap(v: &str) -> Option<AttrClass<'_>> {
     Some(AttrClass::Rtpmap { pt, encoding: enc })
 }
 
-fn fingerprint_valid(v: &str) -> bool {
+/// `a=fingerprint` value with a known hash and a digest of its length.
+pub(crate) fn fingerprint_valid(v: &str) -> bool {
     let (hash, fp) = token(v);
     let Some(fp) = fp.map(|f| token(f).0) else {
         return false;
@@ -236,15 +236,7 @@ fn fingerprint_valid(v: &str) -> bool {
 
 /// Transport protocols rtpengine treats as RTP (codec handling, a=rtcp).
 pub(crate) fn proto_is_rtp(proto: &str) -> bool {
-    matches!(
-        proto,
-        "RTP/AVP"
-            | "RTP/SAVP"
-            | "RTP/AVPF"
-            | "RTP/SAVPF"
-            | "UDP/TLS/RTP/SAVP"
-            | "UDP/TLS/RTP/SAVPF"
-    )
+    super::TransportProtocol::parse(proto).is_some_and(super::TransportProtocol::is_rtp)
 }
 
 /// rtpengine's static payload type table (`rtp_get_rfc_payload_type`), as

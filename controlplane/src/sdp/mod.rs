@@ -9,10 +9,13 @@
 #![forbid(unsafe_code)]
 
 mod attr;
+pub(crate) mod base64;
+pub mod crypto;
 mod emit;
 mod error;
 mod model;
 mod parse;
+mod proto;
 mod rewrite;
 
 #[cfg(test)]
@@ -20,6 +23,7 @@ mod oracle_tests;
 #[cfg(test)]
 mod proptests;
 
+pub(crate) use attr::fingerprint_valid;
 pub use emit::ip_text;
 pub use error::SdpError;
 pub use model::{
@@ -27,4 +31,5 @@ pub use model::{
     SessionDescription, SessionLine,
 };
 pub use parse::parse;
+pub use proto::TransportProtocol;
 pub use rewrite::{rewrite, IceRewrite, MediaRewrite, RewritePlan, RtcpAttr, SdpVersionState};

@@ -49,6 +49,7 @@ fn plan_for(c: &Case, sdp: &SessionDescription) -> RewritePlan {
                     proto: None,
                     keep_formats: None,
                     default_ptime: None,
+                    crypto: Vec::new(),
                 }
             })
             .collect(),
@@ -336,6 +337,7 @@ fn sdp_version_follows_rtpengine() {
                 proto: None,
                 keep_formats: None,
                 default_ptime: None,
+                crypto: Vec::new(),
             };
             sdp.media.len()
         ],
@@ -386,6 +388,7 @@ fn username_session_name_and_loop_protect() {
             proto: Some("RTP/AVPF".into()),
             keep_formats: None,
             default_ptime: None,
+            crypto: Vec::new(),
         }],
         ..RewritePlan::default()
     };

@@ -124,6 +124,7 @@ fn plan_for(sdp: &SessionDescription, v6: bool, flags: u8) -> RewritePlan {
                 proto: None,
                 keep_formats: None,
                 default_ptime: None,
+                crypto: Vec::new(),
             })
             .collect(),
         ..RewritePlan::default()

@@ -51,9 +51,13 @@
 //!   original session `c=` value is inserted with a bare `\n` before the
 //!   first `a=`/`b=`/`k=` line.
 //!
-//! ICE, SDES and DTLS generation (what rtpengine adds when the offer had
-//! `ice-ufrag`, a valid `crypto`, a valid `fingerprint` or an SAVP proto)
-//! is not done here; callers must not expect equality for such offers.
+//!   `a=crypto` lines given in the plan go after `a=rtcp`/`a=rtcp-mux` and
+//!   before `a=ptime`, as rtpengine prints them.
+//!
+//! ICE and DTLS generation (what rtpengine adds when the offer had
+//! `ice-ufrag` or a valid `fingerprint`) is not done here; callers must not
+//! expect equality for such offers. SDES lines are decided by
+//! [`crate::sdes`] and passed in [`MediaRewrite::crypto`].
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -110,6 +114,9 @@ pub struct MediaRewrite {
     /// `a=ptime` to print when the section has none: rtpengine carries the
     /// offerer's packetisation time into the answer.
     pub default_ptime: Option<i64>,
+    /// `a=crypto` values to print (after `a=rtcp`, before `a=ptime`); the
+    /// input's crypto lines are always stripped.
+    pub crypto: Vec<String>,
 }
 
 /// Everything [`rewrite`] needs besides the SDP.
@@ -428,9 +435,14 @@ fn media(
             if mr.rtcp_mux {
                 out.push_str("a=rtcp-mux\r\n");
             }
-            if ptime != 0 {
-                let _ = write!(out, "a=ptime:{ptime}\r\n");
-            }
+        }
+        for c in &mr.crypto {
+            out.push_str("a=crypto:");
+            out.push_str(c);
+            out.push_str("\r\n");
+        }
+        if rtp && ptime != 0 {
+            let _ = write!(out, "a=ptime:{ptime}\r\n");
         }
     }
     if eoc {
