@@ -15,8 +15,8 @@
 //! rather than restarting them. Only the replay window is lost then; a packet it would
 //! have caught is at worst accepted once more.
 //!
-//! One SSRC per direction is tracked, as a relayed call has: a new SSRC restarts the
-//! inbound state (its first authenticated packet initialises it, RFC 3711 §3.3.1).
+//! One SSRC per direction is tracked, as a relayed call has: a new SSRC restarts that
+//! direction's state (its first packet initialises it, RFC 3711 §3.3.1).
 //!
 //! Per packet: no allocation, lock or system call; a cache miss builds the sessions in
 //! place in the preallocated line.
@@ -59,6 +59,7 @@ struct Line {
     inbound: Option<SrtpSession>,
     outbound: Option<SrtpSession>,
     in_ssrc: Option<u32>,
+    out_ssrc: Option<u32>,
     in_rtp: RtpStreamState,
     in_rtcp: RtcpStreamState,
     out_rtp: RtpStreamState,
@@ -161,11 +162,36 @@ fn transform(line: &mut Line, step: SrtpStep, buf: &mut [u8], len: usize) -> Srt
             session.unprotect_rtcp(&mut line.in_rtcp, packet)
         } else {
             let ssrc = rtp_ssrc(packet);
-            if ssrc.is_some() && ssrc != line.in_ssrc {
-                line.in_ssrc = ssrc;
-                line.in_rtp = RtpStreamState::default();
+            match (line.in_ssrc, ssrc) {
+                (Some(cur), Some(new)) if cur != new => {
+                    line.in_ssrc = ssrc;
+                    line.in_rtp = RtpStreamState::default();
+                    session.unprotect_rtp(&mut line.in_rtp, packet)
+                }
+                (None, Some(_)) => {
+                    // A fresh line continues from the index the entry handed over,
+                    // which is right for the stream it came from. A different stream
+                    // (new SSRC, or new keys after a re-key) starts its own state
+                    // (RFC 3711 §3.3.1): try that when the handed-over one refuses.
+                    line.in_ssrc = ssrc;
+                    match session.unprotect_rtp(&mut line.in_rtp, packet) {
+                        Err(SrtpError::AuthFailed | SrtpError::Replay { .. })
+                            if line.in_rtp.is_initialised() =>
+                        {
+                            let mut fresh = RtpStreamState::default();
+                            let r = session.unprotect_rtp(&mut fresh, packet);
+                            if r.is_ok() {
+                                line.in_rtp = fresh;
+                                // Forwarded unchanged, the SSRC is new outbound too.
+                                line.out_rtp = RtpStreamState::default();
+                            }
+                            r
+                        }
+                        r => r,
+                    }
+                }
+                _ => session.unprotect_rtp(&mut line.in_rtp, packet),
             }
-            session.unprotect_rtp(&mut line.in_rtp, packet)
         };
         match result {
             Ok(n) => {
@@ -184,6 +210,14 @@ fn transform(line: &mut Line, step: SrtpStep, buf: &mut [u8], len: usize) -> Srt
         let result = if step.rtcp {
             session.protect_rtcp(&mut line.out_rtcp, buf, len)
         } else {
+            // The receiver starts a new SSRC's rollover counter at zero, so must we.
+            let ssrc = buf.get(..len).and_then(rtp_ssrc);
+            if line.out_ssrc.is_some() && ssrc.is_some() && ssrc != line.out_ssrc {
+                line.out_rtp = RtpStreamState::default();
+            }
+            if ssrc.is_some() {
+                line.out_ssrc = ssrc;
+            }
             session.protect_rtp(&mut line.out_rtp, buf, len)
         };
         match result {
@@ -249,6 +283,7 @@ fn build(table: &TableReader, id: EntryId) -> Option<Line> {
         inbound,
         outbound,
         in_ssrc: None,
+        out_ssrc: None,
         in_rtp: stream_at(furthest(crypto.in_index, published.in_index)),
         in_rtcp: RtcpStreamState::default(),
         out_rtp: stream_at(furthest(crypto.out_index, published.out_index)),
@@ -428,6 +463,77 @@ mod tests {
         assert_eq!((s.in_index, s.out_index), (Some(5), Some(5)));
         let e = w.counters(&k).unwrap();
         assert_eq!((e.packets, e.errors), (5, 2));
+    }
+
+    fn rtp_ssrc_seq(ssrc: u32, seq: u16) -> Vec<u8> {
+        let mut p = rtp(seq);
+        p[8..12].copy_from_slice(&ssrc.to_be_bytes());
+        p
+    }
+
+    /// The control plane hands over a stream past its first rollover: the same stream
+    /// continues under that ROC, and a different stream (new keys, new SSRC) still
+    /// starts from zero. Outbound, a new SSRC restarts the ROC the receiver expects.
+    #[test]
+    fn handed_over_indices_continue_one_stream_and_restart_others() {
+        let (a, b) = (key(0x66), key(0x77));
+        let t = FlowTable::create(16).unwrap();
+        let mut w = t.writer().unwrap();
+        let crypto = FlowCrypto {
+            inbound: Some(a),
+            outbound: Some(b),
+            in_index: Some(3 << 16 | 100),
+            out_index: Some(3 << 16 | 100),
+            ..FlowCrypto::default()
+        };
+        let action = FlowAction {
+            dst: sa("127.0.0.1:40000"),
+            src: sa("127.0.0.1:30002"),
+            expected_src: None,
+            src_mismatch: SrcMismatch::Forward,
+            tos: 0,
+            flags: crypto.flags(),
+            stream_id: 1,
+        };
+        w.upsert_with_crypto(FlowKey::new(sa(LOCAL)), &action, &crypto)
+            .unwrap();
+        let (sender, receiver) = (endpoint(&a), endpoint(&b));
+        // The stream that was handed over, as both far ends have it.
+        let mut tx = RtpStreamState::new(3, 100);
+        let mut rx = RtpStreamState::new(3, 100);
+        let same = protect(&sender, &mut tx, &rtp_ssrc_seq(1, 101));
+        let (out, _) = run(&t, &mut SrtpStage::new(4), &[same]);
+        assert!(
+            matches!(out[0].0, Verdict::Forward { .. }),
+            "{:?}",
+            out[0].0
+        );
+        assert_eq!(
+            unprotect(&receiver, &mut rx, out[0].1.clone()),
+            rtp_ssrc_seq(1, 101)
+        );
+        assert_eq!(rx.roc(), 3);
+
+        // A fresh line meeting a different stream: its first packet has ROC 0.
+        let mut tx2 = RtpStreamState::default();
+        let other = protect(&sender, &mut tx2, &rtp_ssrc_seq(2, 5));
+        let mut stage = SrtpStage::new(4);
+        let (out, c) = run(&t, &mut stage, &[other]);
+        assert!(
+            matches!(out[0].0, Verdict::Forward { .. }),
+            "{:?}",
+            out[0].0
+        );
+        assert_eq!(c.dropped_srtp_auth, 0);
+        // Its re-encryption also starts at ROC 0 for the receiver's new stream.
+        let mut rx2 = RtpStreamState::default();
+        let next = protect(&sender, &mut tx2, &rtp_ssrc_seq(2, 6));
+        let (out2, _) = run(&t, &mut stage, &[next]);
+        assert_eq!(
+            unprotect(&receiver, &mut rx2, out2[0].1.clone()),
+            rtp_ssrc_seq(2, 6)
+        );
+        assert_eq!(rx2.roc(), 0);
     }
 
     #[test]

@@ -69,9 +69,12 @@ impl SrtpSuite {
         }
     }
 
-    /// The suite an SDES name stands for. Exact match, as rtpengine compares them.
+    /// The suite an SDES name stands for. rtpengine matches names case-insensitively
+    /// (in `a=crypto` lines and in `SDES-no-` flags alike).
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|suite| suite.name() == name)
+        Self::ALL
+            .into_iter()
+            .find(|suite| suite.name().eq_ignore_ascii_case(name))
     }
 
     /// The compact id for fixed-layout tables; never 0.
@@ -122,6 +125,11 @@ impl SrtpSuite {
         } else {
             14
         }
+    }
+
+    /// Length of an SDES `inline:` key parameter: master key followed by master salt.
+    pub fn key_salt_len(self) -> usize {
+        self.master_key_len() + self.master_salt_len()
     }
 
     /// Session encryption key length; 0 for NULL suites, which encrypt nothing.
@@ -180,7 +188,12 @@ mod tests {
         }
         assert_eq!(SrtpSuite::from_id(0), None);
         assert_eq!(SrtpSuite::from_id(13), None);
-        assert_eq!(SrtpSuite::from_name("aes_cm_128_hmac_sha1_80"), None);
+        assert_eq!(
+            SrtpSuite::from_name("aes_cm_128_hmac_sha1_80"),
+            Some(SrtpSuite::AesCm128HmacSha1_80)
+        );
+        assert_eq!(SrtpSuite::AeadAes128Gcm.key_salt_len(), 28);
+        assert_eq!(SrtpSuite::Aes192CmHmacSha1_32.key_salt_len(), 38);
         assert_eq!(SrtpSuite::from_name("AES_CM_128_HMAC_SHA1_81"), None);
     }
 

@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::sdes::{MediaCrypto, SdesState, SdesSuite};
+use crate::sdes::{MediaCrypto, SdesState, SrtpSuite};
 use crate::sdp::{Direction, TransportProtocol};
 
 /// Index of a monologue inside its call (monologues are never removed while the
@@ -161,7 +161,7 @@ pub struct PacketStream {
     /// The suite rtpengine reports for this stream in `query` ("crypto
     /// suite"): that of the key we last set up towards the party. Like
     /// rtpengine it is only updated while SDES is in use with the party.
-    pub crypto_suite: Option<SdesSuite>,
+    pub crypto_suite: Option<SrtpSuite>,
     pub stats: StreamStats,
 }
 

@@ -534,7 +534,7 @@ fn rtp_to_srtp_records_the_callees_keys_per_direction() {
     assert_eq!((to.tag, to.key_salt.as_slice()), (7, &[7u8; 30][..]));
     assert_eq!(
         callee.rtp.crypto_suite,
-        Some(crate::sdes::SdesSuite::AesCm128HmacSha1_80)
+        Some(crate::sdes::SrtpSuite::AesCm128HmacSha1_80)
     );
 }
 

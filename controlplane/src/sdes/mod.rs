@@ -24,7 +24,7 @@
 //! - towards an SRTP recipient ([`generate`]) an offer lists the sender's
 //!   lines first (same tags and keys), then what we offered the recipient
 //!   before (same keys, tags moved above the sender's), then one line with a
-//!   fresh key per remaining suite in [`SdesSuite::OFFER_ORDER`] minus
+//!   fresh key per remaining suite in [`SrtpSuite::ALL`] minus
 //!   `SDES-no-*`, tags counting up. `SDES-off` only keeps SDES off for a
 //!   recipient that has none yet. An answer carries one line: the
 //!   recipient's first line, or the one matching the answerer's suite, with
@@ -43,10 +43,13 @@ use crate::sdp::crypto::{CryptoAttr, CryptoError, EmitOptions, Lifetime, Mki, Se
 use crate::sdp::TransportProtocol;
 
 mod negotiate;
-pub mod suite;
 
 pub use negotiate::{accept, generate, update_transport, SdesState};
-pub use suite::SdesSuite;
+pub use srtp::SrtpSuite;
+
+/// SRTP packets one master key may protect (RFC 3711 section 9.2, RFC 7714
+/// section 15): the upper bound for an `a=crypto` lifetime.
+pub const MAX_LIFETIME: u64 = 1 << 48;
 
 /// Source of key material. Production keys come from the OS ([`OsKeys`]);
 /// tests substitute a deterministic source.
@@ -83,8 +86,8 @@ pub struct SessionFlags {
 pub struct SdesCrypto {
     /// The `a=crypto` tag that names this line in offer and answer.
     pub tag: u32,
-    pub suite: SdesSuite,
-    /// Master key followed by master salt ([`SdesSuite::key_salt_len`] bytes).
+    pub suite: SrtpSuite,
+    /// Master key followed by master salt ([`SrtpSuite::key_salt_len`] bytes).
     pub key_salt: Vec<u8>,
     pub mki: Option<Mki>,
     pub flags: SessionFlags,
@@ -119,7 +122,7 @@ impl SdesCrypto {
     /// A fresh context with a random key and no MKI.
     pub fn generate(
         tag: u32,
-        suite: SdesSuite,
+        suite: SrtpSuite,
         keys: &mut dyn KeySource,
     ) -> Result<SdesCrypto, KeyError> {
         let mut key_salt = vec![0u8; suite.key_salt_len()];
@@ -135,11 +138,11 @@ impl SdesCrypto {
     }
 
     pub fn master_key(&self) -> &[u8] {
-        &self.key_salt[..self.suite.key_len().min(self.key_salt.len())]
+        &self.key_salt[..self.suite.master_key_len().min(self.key_salt.len())]
     }
 
     pub fn master_salt(&self) -> &[u8] {
-        &self.key_salt[self.suite.key_len().min(self.key_salt.len())..]
+        &self.key_salt[self.suite.master_key_len().min(self.key_salt.len())..]
     }
 
     /// The line rtpengine prints for this context: `|2^31` when asked for a
@@ -218,7 +221,7 @@ pub struct SdesOptions {
     /// `off`, `no`, `disabled`, `disable`.
     pub off: bool,
     /// `no-<SUITE>` (suite name case-insensitive).
-    pub no: Vec<SdesSuite>,
+    pub no: Vec<SrtpSuite>,
     pub unencrypted_srtp: bool,
     pub unencrypted_srtcp: bool,
     pub unauthenticated_srtp: bool,
@@ -245,7 +248,7 @@ impl SdesOptions {
             let item = crate::ng::flags::hyphenate(item);
             if let Some(suite) = item.strip_prefix("no-") {
                 // Unknown suite names are accepted and match nothing.
-                if let Some(s) = SdesSuite::from_name(suite) {
+                if let Some(s) = SrtpSuite::from_name(suite) {
                     o.no.push(s);
                 }
                 continue;
@@ -268,7 +271,7 @@ impl SdesOptions {
     }
 
     /// Whether `SDES-no` names `suite`.
-    pub fn excludes(&self, suite: SdesSuite) -> bool {
+    pub fn excludes(&self, suite: SrtpSuite) -> bool {
         self.no.contains(&suite)
     }
 
@@ -361,8 +364,8 @@ mod tests {
         assert_eq!(
             o.no,
             [
-                SdesSuite::AesCm128HmacSha1_80,
-                SdesSuite::AesCm128HmacSha1_32
+                SrtpSuite::AesCm128HmacSha1_80,
+                SrtpSuite::AesCm128HmacSha1_32
             ]
         );
         assert!(o.unencrypted_srtcp && o.lifetime && o.keep && !o.off);

@@ -3,7 +3,7 @@
 //! [`update_transport`] always, then for a non-zero port [`accept`] on the
 //! sender's state and [`generate`] on the recipient's.
 
-use super::{Flags, KeyError, KeySource, SdesCrypto, SdesSuite, SdpKind, SessionFlags, Setup};
+use super::{Flags, KeyError, KeySource, SdesCrypto, SdpKind, SessionFlags, Setup, SrtpSuite};
 use crate::sdp::TransportProtocol;
 
 /// One party's SDES state for one media (rtpengine keeps the same per
@@ -151,9 +151,9 @@ fn offer(
     keys: &mut dyn KeySource,
 ) -> Result<(), KeyError> {
     let previous = std::mem::take(&mut receiver.sent);
-    let mut out: Vec<SdesCrypto> = Vec::with_capacity(SdesSuite::OFFER_ORDER.len());
+    let mut out: Vec<SdesCrypto> = Vec::with_capacity(SrtpSuite::ALL.len());
     let mut next_tag: u32 = 1;
-    let listed = |out: &[SdesCrypto], s: SdesSuite| out.iter().any(|c| c.suite == s);
+    let listed = |out: &[SdesCrypto], s: SrtpSuite| out.iter().any(|c| c.suite == s);
     for c in sender_offered {
         let mut c = c.clone();
         if c.tag >= next_tag {
@@ -170,7 +170,7 @@ fn offer(
         next_tag = c.tag.wrapping_add(1);
         out.push(c);
     }
-    for suite in SdesSuite::OFFER_ORDER {
+    for suite in SrtpSuite::ALL {
         if listed(&out, suite) || flags.sdes.excludes(suite) {
             continue;
         }
@@ -279,7 +279,7 @@ mod tests {
         }
     }
 
-    fn crypto(tag: u32, suite: SdesSuite, fill: u8) -> SdesCrypto {
+    fn crypto(tag: u32, suite: SrtpSuite, fill: u8) -> SdesCrypto {
         SdesCrypto {
             tag,
             suite,
@@ -365,13 +365,13 @@ mod tests {
     fn offer_passes_offered_lines_through_then_fills_in() {
         let mut keys = CountingKeys(100);
         let a_lines = vec![
-            crypto(5, SdesSuite::AesCm128HmacSha1_32, 1),
-            crypto(2, SdesSuite::AesCm128HmacSha1_80, 2),
+            crypto(5, SrtpSuite::AesCm128HmacSha1_32, 1),
+            crypto(2, SrtpSuite::AesCm128HmacSha1_80, 2),
         ];
         let mut b = SdesState::default();
         let f = Flags {
             sdes: SdesOptions {
-                no: vec![SdesSuite::NullHmacSha1_32, SdesSuite::NullHmacSha1_80],
+                no: vec![SrtpSuite::NullHmacSha1_32, SrtpSuite::NullHmacSha1_80],
                 ..SdesOptions::default()
             },
             ..Flags::default()
@@ -397,7 +397,7 @@ mod tests {
         assert_eq!(b.sent[2].key_salt, vec![100; 44]);
 
         // B answers tag 9; a re-offer keeps that line and key, tags above.
-        let b_answer = vec![crypto(9, SdesSuite::Aes256CmHmacSha1_32, 3)];
+        let b_answer = vec![crypto(9, SrtpSuite::Aes256CmHmacSha1_32, 3)];
         accept(SdpKind::Answer, &f, &mut b, None, b_answer);
         assert_eq!(tags(&b.sent), [(9, "AES_256_CM_HMAC_SHA1_32")]);
         let kept = b.sent[0].key_salt.clone();
@@ -413,11 +413,11 @@ mod tests {
         let mut keys = CountingKeys(200);
         let mut a = SdesState::default();
         let a_lines = vec![
-            crypto(1, SdesSuite::AesCm128HmacSha1_80, 1),
-            crypto(2, SdesSuite::AesCm128HmacSha1_32, 2),
+            crypto(1, SrtpSuite::AesCm128HmacSha1_80, 1),
+            crypto(2, SrtpSuite::AesCm128HmacSha1_32, 2),
         ];
         accept(SdpKind::Offer, &Flags::default(), &mut a, None, a_lines);
-        let b_line = crypto(2, SdesSuite::AesCm128HmacSha1_32, 9);
+        let b_line = crypto(2, SrtpSuite::AesCm128HmacSha1_32, 9);
         generate(
             SdpKind::Answer,
             &Flags::default(),
@@ -433,7 +433,7 @@ mod tests {
 
         // Plain answerer: the offerer's first line, with a fresh key.
         let mut a = SdesState::default();
-        let mut l = crypto(4, SdesSuite::AesCm128HmacSha1_80, 1);
+        let mut l = crypto(4, SrtpSuite::AesCm128HmacSha1_80, 1);
         l.flags.unencrypted_srtcp = true;
         accept(SdpKind::Offer, &Flags::default(), &mut a, None, vec![l]);
         plain_answer_to(&mut a, &mut keys);

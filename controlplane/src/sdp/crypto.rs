@@ -26,7 +26,8 @@
 use thiserror::Error;
 
 use super::base64;
-use crate::sdes::suite::{SdesSuite, MAX_LIFETIME};
+use crate::sdes::MAX_LIFETIME;
+use srtp::SrtpSuite;
 
 /// The longest MKI rtpengine 10.5 handles: it accepts 256 and crashes, so
 /// 255 is the last length both accept.
@@ -40,12 +41,12 @@ pub enum CryptoError {
     #[error("unknown crypto suite {0:?}")]
     UnknownSuite(String),
     #[error("key parameter too short for {suite}: {len} characters")]
-    KeyParamsTooShort { suite: SdesSuite, len: usize },
+    KeyParamsTooShort { suite: SrtpSuite, len: usize },
     #[error("unknown key method in {0:?} (only inline: is supported)")]
     KeyMethod(String),
     #[error("key for {suite} decodes to {got} bytes, want {want}")]
     KeyLength {
-        suite: SdesSuite,
+        suite: SrtpSuite,
         got: usize,
         want: usize,
     },
@@ -188,7 +189,7 @@ impl SessionParam {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CryptoAttr {
     pub tag: u32,
-    pub suite: SdesSuite,
+    pub suite: SrtpSuite,
     /// At least one.
     pub keys: Vec<KeyParam>,
     /// In input order, empty tokens dropped.
@@ -285,10 +286,10 @@ fn parse_tokens(
     tag: &str,
     suite: &str,
     key_params: &str,
-) -> Result<(u32, SdesSuite, Vec<KeyParam>), CryptoError> {
+) -> Result<(u32, SrtpSuite, Vec<KeyParam>), CryptoError> {
     let tag = strtoul_u32(tag).ok_or_else(|| CryptoError::Tag(tag.to_owned()))?;
     let suite =
-        SdesSuite::from_name(suite).ok_or_else(|| CryptoError::UnknownSuite(suite.to_owned()))?;
+        SrtpSuite::from_name(suite).ok_or_else(|| CryptoError::UnknownSuite(suite.to_owned()))?;
     let mut keys = Vec::with_capacity(1);
     let mut rest = key_params;
     loop {
@@ -305,7 +306,7 @@ fn parse_tokens(
 
 /// One `inline:` key parameter at the start of `s`; returns it and the text
 /// after it (a `;` and the next parameter, or nothing).
-fn parse_key_param(suite: SdesSuite, s: &str) -> Result<(KeyParam, &str), CryptoError> {
+fn parse_key_param(suite: SrtpSuite, s: &str) -> Result<(KeyParam, &str), CryptoError> {
     let want = suite.key_salt_len();
     let enc_len = base64::encoded_len(want);
     let b = s.as_bytes();
@@ -351,7 +352,7 @@ fn parse_key_param(suite: SdesSuite, s: &str) -> Result<(KeyParam, &str), Crypto
 
 /// `|lifetime`, `|MKI:len` or `|lifetime|MKI:len` after the key.
 fn parse_lifetime_mki(
-    suite: SdesSuite,
+    suite: SrtpSuite,
     s: &str,
 ) -> Result<(Option<Lifetime>, Option<Mki>), CryptoError> {
     // A single stray character after the key is ignored, as by rtpengine.
@@ -374,7 +375,7 @@ fn parse_lifetime_mki(
     Ok((lifetime, mki))
 }
 
-fn parse_lifetime(_suite: SdesSuite, l: &str) -> Result<Lifetime, CryptoError> {
+fn parse_lifetime(_suite: SrtpSuite, l: &str) -> Result<Lifetime, CryptoError> {
     let bad = || CryptoError::Lifetime(l.to_owned());
     let lifetime = match l.strip_prefix("2^") {
         Some(exp) if l.len() >= 3 => {
@@ -474,7 +475,7 @@ mod tests {
     fn rfc4568_example() {
         let c = ok(RFC4568_EXAMPLE);
         assert_eq!(c.tag, 1);
-        assert_eq!(c.suite, SdesSuite::AesCm128HmacSha1_80);
+        assert_eq!(c.suite, SrtpSuite::AesCm128HmacSha1_80);
         let k = c.single_key().unwrap();
         assert_eq!(k.key_salt.len(), 30);
         assert_eq!(k.lifetime, Some(Lifetime::PowerOfTwo(20)));
@@ -517,7 +518,7 @@ mod tests {
             u32::MAX
         );
         let c = ok(&format!("1 aes_cm_128_hmac_sha1_80 INLINE:{K30}x"));
-        assert_eq!(c.suite, SdesSuite::AesCm128HmacSha1_80);
+        assert_eq!(c.suite, SrtpSuite::AesCm128HmacSha1_80);
         assert_eq!(c.single_key().unwrap().lifetime, None);
         // MKI value truncated to its length; `|` alone ignored.
         let c = ok(&format!("1 AES_CM_128_HMAC_SHA1_80 inline:{K30}|4660:1"));
@@ -635,7 +636,7 @@ mod tests {
         ]
     }
 
-    fn arb_key(suite: SdesSuite) -> impl Strategy<Value = KeyParam> {
+    fn arb_key(suite: SrtpSuite) -> impl Strategy<Value = KeyParam> {
         (
             proptest::collection::vec(any::<u8>(), suite.key_salt_len()),
             proptest::option::of(prop_oneof![
@@ -656,7 +657,7 @@ mod tests {
     pub(crate) fn arb_crypto() -> impl Strategy<Value = CryptoAttr> {
         (
             any::<u32>(),
-            proptest::sample::select(SdesSuite::OFFER_ORDER.to_vec()),
+            proptest::sample::select(SrtpSuite::ALL.to_vec()),
         )
             .prop_flat_map(|(tag, suite)| {
                 (
