@@ -6,9 +6,10 @@ cd "$(dirname "$0")/.."
 
 need=()
 # libdpdk-dev, dpdk, libclang-dev, pkg-config: the DPDK data plane (feature dataplane/dpdk)
-# and its net_tap tests; iputils-ping: those tests ping through the exception path.
+# and its net_tap tests; iputils-ping: those tests ping through the exception path;
+# python3-venv: libsrtp (pylibsrtp from PyPI) plays the SRTP phones.
 for pkg in kamailio sip-tester rtpengine-daemon tcpdump \
-    libdpdk-dev dpdk libclang-dev pkg-config iputils-ping python3; do
+    libdpdk-dev dpdk libclang-dev pkg-config iputils-ping python3 python3-venv; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -24,6 +25,15 @@ fi
 for svc in rtpengine-daemon kamailio; do
     systemctl stop "$svc" 2>/dev/null || true
 done
+
+# The SRTP interop tests' phones: libsrtp through pylibsrtp, in a virtualenv kept with
+# the build output (tests/src/libsrtp.rs finds it there).
+target_dir="$(realpath -m "${CARGO_TARGET_DIR:-target}")"
+if ! "$target_dir/pyvenv/bin/python" -c 'import pylibsrtp' 2>/dev/null; then
+    python3 -m venv "$target_dir/pyvenv"
+    "$target_dir/pyvenv/bin/pip" install -q pylibsrtp
+fi
+export RTPBOLT_REQUIRE_LIBSRTP=1
 
 cargo fmt --all -- --check
 # Without the DPDK feature the workspace must not need DPDK or libclang; with it, the DPDK

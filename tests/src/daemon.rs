@@ -90,7 +90,7 @@ pub fn port_block() -> (u16, u16, u16) {
 }
 
 /// The workspace's `target/` directory.
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {
         return PathBuf::from(dir);
     }
@@ -292,4 +292,28 @@ pub fn bind_udp(ip: &str) -> UdpSocket {
     sock.set_read_timeout(Some(Duration::from_millis(500)))
         .expect("set timeout");
     sock
+}
+
+/// A flow table file in /dev/shm for `--flow-table`, removed when the test
+/// ends however it ends.
+pub struct TableFile(pub PathBuf);
+
+impl TableFile {
+    /// A fresh path named after `what`, this process and the time.
+    pub fn new(what: &str) -> TableFile {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        TableFile(PathBuf::from(format!(
+            "/dev/shm/rtpbolt-test-{what}-{}-{nanos}",
+            std::process::id()
+        )))
+    }
+}
+
+impl Drop for TableFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }

@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod differential;
 pub mod dpdk;
 pub mod kamailio;
+pub mod libsrtp;
 pub mod media;
 pub mod netns;
 pub mod ng;

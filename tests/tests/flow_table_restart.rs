@@ -14,39 +14,17 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rtpbolt_tests::bencode::{dict, Bencode};
+use rtpbolt_tests::daemon::TableFile;
 use rtpbolt_tests::media::{self, Pump};
 use rtpbolt_tests::{Daemon, DaemonKind, NgClient};
 use shared_tables::{monotonic_now, FlowKey, FlowTable, TableReader};
 
 const TIMEOUT_SECS: u64 = 3;
-
-/// The table file, removed when the test ends however it ends.
-struct TableFile(PathBuf);
-
-impl TableFile {
-    fn new() -> TableFile {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        TableFile(PathBuf::from(format!(
-            "/dev/shm/rtpbolt-test-flows-{}-{nanos}",
-            std::process::id()
-        )))
-    }
-}
-
-impl Drop for TableFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
 
 fn stat(client: &NgClient, section: &str, key: &str) -> i64 {
     let stats = client.request(&dict([("command", Bencode::from("statistics"))]));
@@ -92,7 +70,7 @@ fn act_as_data_plane(
 
 #[test]
 fn flows_outlive_kill_9_and_the_restarted_daemon_adopts_then_expires_them() {
-    let file = TableFile::new();
+    let file = TableFile::new("flows");
     let timeout = format!("--timeout={TIMEOUT_SECS}");
     let mut d = Daemon::start(
         DaemonKind::Rtpbolt,

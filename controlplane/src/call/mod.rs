@@ -17,6 +17,7 @@ mod peek;
 mod query;
 mod registry;
 mod srtp;
+pub mod srtp_path;
 mod statistics;
 #[cfg(test)]
 mod tests;
@@ -61,4 +62,10 @@ pub enum CallError {
     Table(#[from] shared_tables::TableError),
     #[error("Failed to generate SRTP keys")]
     Keys(#[from] crate::sdes::KeyError),
+    #[error("Invalid a=crypto attribute in media {media} '{line}': {reason}")]
+    BadCrypto {
+        media: usize,
+        line: String,
+        reason: String,
+    },
 }

@@ -14,6 +14,8 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::sdes::{MediaCrypto, SdesState, SrtpSuite};
 use crate::sdp::{Direction, TransportProtocol};
 
+use super::srtp_path::SrtpPath;
+
 /// Index of a monologue inside its call (monologues are never removed while the
 /// call lives, so indices are stable).
 pub type MonologueIdx = usize;
@@ -162,6 +164,9 @@ pub struct PacketStream {
     /// suite"): that of the key we last set up towards the party. Like
     /// rtpengine it is only updated while SDES is in use with the party.
     pub crypto_suite: Option<SrtpSuite>,
+    /// Decryption and encryption of this party's packets towards the
+    /// recipient, when they need any (see [`super::srtp_path`]).
+    pub srtp: Option<Box<SrtpPath>>,
     pub stats: StreamStats,
 }
 
@@ -205,6 +210,7 @@ impl PacketStream {
             programmed: false,
             last_ssrc: None,
             crypto_suite: None,
+            srtp: None,
             stats: StreamStats::default(),
         }
     }

@@ -90,6 +90,7 @@ impl CallRegistry {
         req.from_tag.as_deref().ok_or(CallError::NoFromTag)?;
         let sdp_bytes = req.sdp.as_deref().ok_or(CallError::NoSdp)?;
         let parsed = sdp::parse(sdp_bytes).map_err(CallError::BadSdp)?;
+        super::srtp::check_crypto_lines(&parsed)?;
         if ex == Exchange::Answer && !self.calls.contains_key(call_id) {
             return Err(CallError::UnknownCall);
         }

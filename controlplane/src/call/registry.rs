@@ -167,6 +167,7 @@ impl CallRegistry {
             programmed: false,
             last_ssrc: None,
             crypto_suite: None,
+            srtp: None,
             stats: StreamStats::default(),
         };
         Ok((mk(port), mk(port.wrapping_add(1))))
@@ -290,6 +291,16 @@ impl CallRegistry {
             self.totals.malformed_packets += 1;
             return None;
         }
+        // Authenticated before it can move the endpoint: a forged packet
+        // must not hijack the stream.
+        let payload = self.srtp_transform(&sref, data)?;
+        let media = self
+            .calls
+            .get_mut(&sref.call_id)?
+            .monologues
+            .get_mut(sref.ml)?
+            .medias
+            .get_mut(sref.media)?;
         if sref.comp == Component::Rtp {
             if let Some(pt) = super::peek::rtp_payload_type(data) {
                 media.last_pt = Some(pt);
@@ -347,7 +358,7 @@ impl CallRegistry {
         Some(Transmit {
             from,
             to,
-            data: data.to_vec(),
+            data: payload.into_owned(),
         })
     }
 

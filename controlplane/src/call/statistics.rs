@@ -22,6 +22,9 @@ pub struct Totals {
     pub unknown_packets: u64,
     /// Packets dropped by the control plane as neither RTP nor RTCP.
     pub malformed_packets: u64,
+    /// SRTP/SRTCP packets the control plane dropped: failed authentication,
+    /// replays, garbled or unusable keys.
+    pub srtp_errors: u64,
     pub ended_calls: u64,
     pub total_duration: Duration,
     /// Media counters of calls that are gone.

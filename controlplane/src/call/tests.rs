@@ -569,24 +569,55 @@ fn srtp_passthrough_gives_each_side_the_others_key() {
 }
 
 #[test]
-fn malformed_crypto_lines_are_dropped_not_errors() {
+fn malformed_crypto_lines_are_errors_that_change_nothing() {
     let mut h = Harness::new(30100, Settings::default());
-    let bad = [
-        "1 FOO_BAR inline:AAAA",
-        "2 AES_CM_128_HMAC_SHA1_80 inline:!!!!",
-        "3 AES_CM_128_HMAC_SHA1_80",
-    ];
-    let offer = exchange(
-        &mut h,
-        "offer",
-        &srtp_sdp("10.0.0.1", 4000, "RTP/SAVP", &bad),
-        &[("transport-protocol", "RTP/AVP".into())],
-    );
-    // The two-token line is not a crypto attribute to rtpengine: copied.
-    assert_eq!(offer.matches("a=crypto").count(), 1, "{offer}");
-    assert!(offer.contains("a=crypto:3 AES_CM_128_HMAC_SHA1_80\r\n"));
+    let key = "aXaDkJ2qt8TR3uv4BRIfLDlGU2BteoeUoa67yNXi";
+    let good = format!("1 AES_CM_128_HMAC_SHA1_80 inline:{key}");
+    let offer = h
+        .offer(
+            "s1",
+            "ft",
+            &srtp_sdp("10.0.0.1", 4000, "RTP/SAVP", &[&good]),
+            &[],
+        )
+        .expect("a good line");
+    let port = m_port(&offer);
+    for bad in [
+        format!("1 FOO_BAR inline:{key}"),
+        "2 AES_CM_128_HMAC_SHA1_80 inline:!!!!".to_string(),
+        format!("3 AES_CM_128_HMAC_SHA1_80 inline:{}", &key[..30]),
+        format!("4 AES_CM_128_HMAC_SHA1_80 uri:{key}"),
+    ] {
+        for call in ["s1", "c2"] {
+            let sdp = srtp_sdp("10.0.0.1", 4002, "RTP/SAVP", &[&good, &bad]);
+            match h.offer(call, "ft", &sdp, &[]) {
+                Err(e @ CallError::BadCrypto { media: 1, .. }) => {
+                    assert!(e.to_string().contains(&format!("a=crypto:{bad}")), "{e}");
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+    }
+    assert_eq!(h.reg.call_count(), 1, "no call made by a refused offer");
     let caller = media_of(&h, 0);
-    assert!(caller.sdes.offered.is_empty() && !caller.sdes.enabled);
-    // Another call is unaffected.
-    assert!(h.offer("c2", "x", &sdp("10.0.0.3", 4000), &[]).is_ok());
+    assert_eq!(caller.sdes.offered.len(), 1, "the call keeps its keys");
+    assert_eq!(caller.rtp.advertised_endpoint.map(|e| e.port()), Some(4000));
+    // Well-formed lines rtpengine cannot use are still ignored, and a line of
+    // two tokens is not a crypto attribute: copied.
+    let sdp = srtp_sdp(
+        "10.0.0.1",
+        4000,
+        "RTP/SAVP",
+        &[
+            &good,
+            &format!("5 AES_CM_128_HMAC_SHA1_80 inline:{key};inline:{key}"),
+            "6 AES_CM_128_HMAC_SHA1_80",
+        ],
+    );
+    let again = String::from_utf8(h.offer("s1", "ft", &sdp, &[]).expect("usable lines")).unwrap();
+    assert_eq!(m_port(again.as_bytes()), port);
+    assert!(
+        again.contains("a=crypto:6 AES_CM_128_HMAC_SHA1_80\r\n"),
+        "{again}"
+    );
 }

@@ -1,0 +1,421 @@
+//! SRTP on the control plane's own media path, and the keys and indices it hands
+//! the flow table.
+//!
+//! A packet from party X to party Y is decrypted with the key X put in its SDP
+//! and encrypted with the key we put in the SDP we sent Y (see
+//! [`crate::sdes::MediaCrypto`]). Where both are the same key (SDES passthrough,
+//! which rtpengine arranges whenever both sides share a suite) the packet
+//! needs nothing, as in rtpengine. The work is kept per arriving stream in an
+//! [`SrtpPath`]: the same shape as a flow entry's keys, so that while the
+//! control plane relays a stream (before it latches) and after the fast path
+//! takes over, the packet indices carry on from one to the other.
+
+use shared_tables::{
+    FlowCrypto, SrtpCounters, SrtpKey, SRTP_UNAUTHENTICATED_SRTP, SRTP_UNENCRYPTED_SRTCP,
+    SRTP_UNENCRYPTED_SRTP,
+};
+use srtp::{MasterKey, RtcpStreamState, RtpStreamState, SessionFlags, SrtpError, SrtpSession};
+
+use crate::sdes::{MediaCrypto, SdesCrypto};
+
+/// Room for the SRTP trailer rtpbolt may add: MKI (at most 4 bytes on our
+/// path) and the longest tag (16, AES-GCM).
+const MAX_TRAILER: usize = 20;
+
+/// The keys a packet from one party to another is transformed with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyRefs<'a> {
+    /// Decrypts what the sender sent us.
+    pub inbound: Option<&'a SdesCrypto>,
+    /// Encrypts what we send the recipient.
+    pub outbound: Option<&'a SdesCrypto>,
+}
+
+impl<'a> KeyRefs<'a> {
+    /// The transform from a party with keys `from` to one with `to`, or `None`
+    /// when packets pass unchanged: both sides plain, the same key on both
+    /// sides, or an SRTP side whose keys we do not know (DTLS-SRTP, which
+    /// rtpbolt does not terminate), where decrypting or encrypting would only
+    /// garble what the endpoints may still understand.
+    pub fn between(from: MediaCrypto<'a>, to: MediaCrypto<'a>) -> Option<KeyRefs<'a>> {
+        if (from.srtp && from.from_party.is_none()) || (to.srtp && to.to_party.is_none()) {
+            return None;
+        }
+        let refs = KeyRefs {
+            inbound: from.from_party,
+            outbound: to.to_party,
+        };
+        match (refs.inbound, refs.outbound) {
+            (None, None) => None,
+            (Some(i), Some(o)) if same_key(i, o) => None,
+            _ => Some(refs),
+        }
+    }
+
+    fn owned(self) -> OwnedKeys {
+        OwnedKeys {
+            inbound: self.inbound.cloned(),
+            outbound: self.outbound.cloned(),
+        }
+    }
+}
+
+/// Whether two SDES lines protect packets identically (tags do not matter).
+fn same_key(a: &SdesCrypto, b: &SdesCrypto) -> bool {
+    a.suite == b.suite && a.key_salt == b.key_salt && a.mki == b.mki && a.flags == b.flags
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+struct OwnedKeys {
+    inbound: Option<SdesCrypto>,
+    outbound: Option<SdesCrypto>,
+}
+
+/// Why the control plane did not relay a packet of an SRTP path.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    /// A key is one rtpbolt cannot use (an MKI longer than 4 bytes).
+    #[error("SRTP key unusable: {0}")]
+    UnusableKey(SrtpError),
+    #[error(transparent)]
+    Srtp(#[from] SrtpError),
+}
+
+/// The SRTP state of one arriving stream towards its recipient (see the
+/// module doc). One SSRC per direction, as a relayed call has.
+pub struct SrtpPath {
+    keys: OwnedKeys,
+    inbound: Result<Option<SrtpSession>, SrtpError>,
+    outbound: Result<Option<SrtpSession>, SrtpError>,
+    in_ssrc: Option<u32>,
+    out_ssrc: Option<u32>,
+    in_rtp: RtpStreamState,
+    in_rtcp: RtcpStreamState,
+    out_rtp: RtpStreamState,
+    out_rtcp: RtcpStreamState,
+}
+
+/// Keys stay out of logs.
+impl std::fmt::Debug for SrtpPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SrtpPath")
+            .field("inbound", &self.keys.inbound)
+            .field("outbound", &self.keys.outbound)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SrtpPath {
+    /// A path for `keys`, with fresh packet indices.
+    pub fn new(keys: KeyRefs<'_>) -> SrtpPath {
+        let keys = keys.owned();
+        SrtpPath {
+            inbound: keys.inbound.as_ref().map(session).transpose(),
+            outbound: keys.outbound.as_ref().map(session).transpose(),
+            keys,
+            in_ssrc: None,
+            out_ssrc: None,
+            in_rtp: RtpStreamState::default(),
+            in_rtcp: RtcpStreamState::default(),
+            out_rtp: RtpStreamState::default(),
+            out_rtcp: RtcpStreamState::default(),
+        }
+    }
+
+    /// Whether this path was built for `keys`.
+    pub fn is_for(&self, keys: KeyRefs<'_>) -> bool {
+        self.keys.inbound.as_ref() == keys.inbound && self.keys.outbound.as_ref() == keys.outbound
+    }
+
+    /// Decrypts and/or encrypts one packet; `rtcp` for SRTCP.
+    pub fn transform(&mut self, rtcp: bool, data: &[u8]) -> Result<Vec<u8>, PathError> {
+        let inbound = self
+            .inbound
+            .as_ref()
+            .map_err(|e| PathError::UnusableKey(*e))?;
+        let outbound = self
+            .outbound
+            .as_ref()
+            .map_err(|e| PathError::UnusableKey(*e))?;
+        let mut buf = Vec::with_capacity(data.len() + MAX_TRAILER);
+        buf.extend_from_slice(data);
+        let mut len = data.len();
+        if let Some(s) = inbound {
+            len = if rtcp {
+                s.unprotect_rtcp(&mut self.in_rtcp, &mut buf)?
+            } else {
+                let ssrc = rtp_ssrc(&buf);
+                let known = self.in_ssrc;
+                self.in_ssrc = ssrc;
+                if known.is_some() && ssrc != known {
+                    // A new stream from the sender starts its own state (RFC 3711
+                    // §3.3.1), and the same SSRC is new to the recipient too.
+                    self.in_rtp = RtpStreamState::default();
+                    self.out_rtp = RtpStreamState::default();
+                }
+                match s.unprotect_rtp(&mut self.in_rtp, &mut buf) {
+                    // Indices taken over from the fast path belong to the stream
+                    // it saw; a packet of another stream starts afresh.
+                    Err(SrtpError::AuthFailed | SrtpError::Replay { .. })
+                        if known.is_none() && self.in_rtp.is_initialised() =>
+                    {
+                        let mut fresh = RtpStreamState::default();
+                        let n = s.unprotect_rtp(&mut fresh, &mut buf)?;
+                        self.in_rtp = fresh;
+                        self.out_rtp = RtpStreamState::default();
+                        n
+                    }
+                    r => r?,
+                }
+            };
+        }
+        if let Some(s) = outbound {
+            buf.resize(len + MAX_TRAILER, 0);
+            len = if rtcp {
+                s.protect_rtcp(&mut self.out_rtcp, &mut buf, len)?
+            } else {
+                let ssrc = rtp_ssrc(&buf[..len]);
+                if self.out_ssrc.is_some() && ssrc != self.out_ssrc {
+                    self.out_rtp = RtpStreamState::default();
+                }
+                self.out_ssrc = ssrc;
+                s.protect_rtp(&mut self.out_rtp, &mut buf, len)?
+            };
+        }
+        buf.truncate(len);
+        Ok(buf)
+    }
+
+    /// The keys and indices for the stream's flow entry, or `None` if a key is
+    /// one the fast path cannot carry (the stream then stays with us).
+    pub fn flow_crypto(&self) -> Option<FlowCrypto> {
+        self.inbound.as_ref().ok()?;
+        self.outbound.as_ref().ok()?;
+        let key = |k: &Option<SdesCrypto>| -> Option<Option<SrtpKey>> {
+            match k {
+                None => Some(None),
+                Some(k) => table_key(k).map(Some),
+            }
+        };
+        Some(FlowCrypto {
+            generation: 0,
+            inbound: key(&self.keys.inbound)?,
+            outbound: key(&self.keys.outbound)?,
+            in_index: index(&self.in_rtp),
+            out_index: index(&self.out_rtp),
+            out_rtcp_index: u64::from(self.out_rtcp.next_index()),
+        })
+    }
+
+    /// Continues from where the fast path got to with this stream, so that
+    /// packets we relay after it hands the stream back neither reuse an
+    /// index (keystream) nor look like replays.
+    pub fn absorb(&mut self, c: &SrtpCounters) {
+        if c.in_index > index(&self.in_rtp) {
+            self.in_rtp = stream_at(c.in_index);
+        }
+        if c.out_index > index(&self.out_rtp) {
+            self.out_rtp = stream_at(c.out_index);
+        }
+        if let Some(next) = c.out_rtcp_index {
+            if next > u64::from(self.out_rtcp.next_index()) {
+                self.out_rtcp = RtcpStreamState::new(u32::try_from(next).unwrap_or(u32::MAX));
+            }
+        }
+    }
+}
+
+/// The 48-bit index (ROC << 16 | SEQ) a stream has reached, if it started.
+fn index(s: &RtpStreamState) -> Option<u64> {
+    s.is_initialised()
+        .then(|| u64::from(s.roc()) << 16 | u64::from(s.seq()))
+}
+
+fn stream_at(index: Option<u64>) -> RtpStreamState {
+    match index {
+        Some(i) => RtpStreamState::new((i >> 16) as u32, i as u16),
+        None => RtpStreamState::default(),
+    }
+}
+
+fn rtp_ssrc(p: &[u8]) -> Option<u32> {
+    let b: [u8; 4] = p.get(8..12)?.try_into().ok()?;
+    Some(u32::from_be_bytes(b))
+}
+
+fn master_key(k: &SdesCrypto) -> Result<MasterKey, SrtpError> {
+    let mut m = MasterKey::from_inline(k.suite, &k.key_salt)?;
+    if let Some(mki) = k.mki {
+        let len = u8::try_from(mki.len)
+            .ok()
+            .filter(|l| (1..=4).contains(l))
+            .ok_or(SrtpError::InvalidMki {
+                value: mki.value,
+                len: u8::try_from(mki.len).unwrap_or(u8::MAX),
+            })?;
+        m.mki = Some((mki.value, len));
+    }
+    Ok(m)
+}
+
+fn session_flags(k: &SdesCrypto) -> SessionFlags {
+    SessionFlags {
+        unencrypted_srtp: k.flags.unencrypted_srtp,
+        unencrypted_srtcp: k.flags.unencrypted_srtcp,
+        unauthenticated_srtp: k.flags.unauthenticated_srtp,
+    }
+}
+
+fn session(k: &SdesCrypto) -> Result<SrtpSession, SrtpError> {
+    SrtpSession::new(&master_key(k)?, session_flags(k))
+}
+
+/// A key as the flow table stores it.
+fn table_key(k: &SdesCrypto) -> Option<SrtpKey> {
+    let m = master_key(k).ok()?;
+    let f = k.flags;
+    let params = [
+        (f.unencrypted_srtp, SRTP_UNENCRYPTED_SRTP),
+        (f.unencrypted_srtcp, SRTP_UNENCRYPTED_SRTCP),
+        (f.unauthenticated_srtp, SRTP_UNAUTHENTICATED_SRTP),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .fold(0, |acc, (_, bit)| acc | bit);
+    Some(SrtpKey {
+        suite: m.suite.to_id(),
+        params,
+        kdr: m.kdr,
+        mki: m.mki,
+        key: m.key,
+        salt: m.salt,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sdes::SessionFlags as SdesFlags;
+    use srtp::SrtpSuite;
+
+    fn key(fill: u8) -> SdesCrypto {
+        let suite = SrtpSuite::AesCm128HmacSha1_80;
+        SdesCrypto {
+            tag: 1,
+            suite,
+            key_salt: vec![fill; suite.key_salt_len()],
+            mki: None,
+            flags: SdesFlags::default(),
+            lifetime: None,
+        }
+    }
+
+    fn rtp(ssrc: u32, seq: u16) -> Vec<u8> {
+        let mut p = vec![0x80, 0, 0, 0, 0, 0, 0, 160];
+        p[2..4].copy_from_slice(&seq.to_be_bytes());
+        p.extend(ssrc.to_be_bytes());
+        p.extend([0x55; 160]);
+        p
+    }
+
+    fn crypto<'a>(
+        srtp: bool,
+        from: Option<&'a SdesCrypto>,
+        to: Option<&'a SdesCrypto>,
+    ) -> MediaCrypto<'a> {
+        MediaCrypto {
+            srtp,
+            from_party: from,
+            to_party: to,
+        }
+    }
+
+    #[test]
+    fn which_packets_need_work() {
+        let (a, b) = (key(1), key(2));
+        let plain = crypto(false, None, None);
+        assert_eq!(KeyRefs::between(plain, plain), None);
+        // SDES passthrough: the sender's key is the one we gave the recipient.
+        let same = KeyRefs::between(crypto(true, Some(&a), None), crypto(true, None, Some(&a)));
+        assert_eq!(same, None);
+        let rekey = KeyRefs::between(crypto(true, Some(&a), None), crypto(true, None, Some(&b)));
+        assert_eq!(
+            rekey,
+            Some(KeyRefs {
+                inbound: Some(&a),
+                outbound: Some(&b)
+            })
+        );
+        // DTLS-SRTP (no SDES keys) on either side: relayed as is.
+        assert_eq!(
+            KeyRefs::between(crypto(true, None, None), crypto(true, None, Some(&b))),
+            None
+        );
+        assert!(KeyRefs::between(plain, crypto(true, None, Some(&b))).is_some());
+    }
+
+    #[test]
+    fn rtp_to_srtp_to_rtp_and_indices_for_the_table() {
+        let k = key(7);
+        let mut enc = SrtpPath::new(KeyRefs {
+            inbound: None,
+            outbound: Some(&k),
+        });
+        let mut dec = SrtpPath::new(KeyRefs {
+            inbound: Some(&k),
+            outbound: None,
+        });
+        for seq in [65534u16, 65535, 0, 1] {
+            let srtp = enc.transform(false, &rtp(9, seq)).unwrap();
+            assert_eq!(srtp.len(), rtp(9, seq).len() + 10);
+            assert_eq!(dec.transform(false, &srtp).unwrap(), rtp(9, seq));
+        }
+        let fc = enc.flow_crypto().unwrap();
+        assert_eq!((fc.in_index, fc.out_index), (None, Some(1 << 16 | 1)));
+        assert_eq!(
+            fc.outbound.unwrap().suite,
+            SrtpSuite::AesCm128HmacSha1_80.to_id()
+        );
+        let fc = dec.flow_crypto().unwrap();
+        assert_eq!(fc.in_index, Some(1 << 16 | 1));
+
+        // Tampered and replayed packets are refused.
+        let srtp = enc.transform(false, &rtp(9, 2)).unwrap();
+        let replay = srtp;
+        assert!(dec.transform(false, &replay).is_ok());
+        assert!(matches!(
+            dec.transform(false, &replay),
+            Err(PathError::Srtp(SrtpError::Replay { .. }))
+        ));
+        let mut srtp = enc.transform(false, &rtp(9, 3)).unwrap();
+        srtp[20] ^= 1;
+        assert_eq!(
+            dec.transform(false, &srtp),
+            Err(PathError::Srtp(SrtpError::AuthFailed))
+        );
+
+        // After the fast path sent further, we continue past it.
+        enc.absorb(&SrtpCounters {
+            out_index: Some(1 << 16 | 500),
+            out_rtcp_index: Some(9),
+            ..SrtpCounters::default()
+        });
+        let fc = enc.flow_crypto().unwrap();
+        assert_eq!((fc.out_index, fc.out_rtcp_index), (Some(1 << 16 | 500), 9));
+    }
+
+    #[test]
+    fn an_mki_too_long_for_us_is_refused_not_garbled() {
+        let mut k = key(3);
+        k.mki = Some(crate::sdp::crypto::Mki::new(1, 8));
+        let mut p = SrtpPath::new(KeyRefs {
+            inbound: None,
+            outbound: Some(&k),
+        });
+        assert!(matches!(
+            p.transform(false, &rtp(1, 1)),
+            Err(PathError::UnusableKey(_))
+        ));
+        assert_eq!(p.flow_crypto(), None);
+    }
+}
