@@ -197,7 +197,7 @@ fn transform(line: &mut Line, step: SrtpStep, buf: &mut [u8], len: usize) -> Srt
             Ok(n) => {
                 len = n;
                 if !step.rtcp {
-                    line.progress.in_index = Some(index(&line.in_rtp));
+                    line.progress.in_index = line.in_rtp.packet_index();
                 }
             }
             Err(e) => return SrtpOutcome::Drop(drop_reason(&e, &mut line.progress)),
@@ -226,18 +226,13 @@ fn transform(line: &mut Line, step: SrtpStep, buf: &mut [u8], len: usize) -> Srt
                 if step.rtcp {
                     line.progress.out_rtcp_index = Some(u64::from(line.out_rtcp.next_index()));
                 } else {
-                    line.progress.out_index = Some(index(&line.out_rtp));
+                    line.progress.out_index = line.out_rtp.packet_index();
                 }
             }
             Err(e) => return SrtpOutcome::Drop(drop_reason(&e, &mut line.progress)),
         }
     }
     SrtpOutcome::Forward(len)
-}
-
-/// The 48-bit packet index (ROC << 16 | SEQ) a stream state has reached.
-fn index(state: &RtpStreamState) -> u64 {
-    u64::from(state.roc()) << 16 | u64::from(state.seq())
 }
 
 fn rtp_ssrc(packet: &[u8]) -> Option<u32> {
@@ -284,22 +279,15 @@ fn build(table: &TableReader, id: EntryId) -> Option<Line> {
         outbound,
         in_ssrc: None,
         out_ssrc: None,
-        in_rtp: stream_at(furthest(crypto.in_index, published.in_index)),
+        in_rtp: RtpStreamState::at_index(furthest(crypto.in_index, published.in_index)),
         in_rtcp: RtcpStreamState::default(),
-        out_rtp: stream_at(furthest(crypto.out_index, published.out_index)),
+        out_rtp: RtpStreamState::at_index(furthest(crypto.out_index, published.out_index)),
         // Past the 31-bit index space the session refuses to send (KeyExhausted) rather
         // than wrap and reuse keystream, so an out-of-range value saturates, never wraps.
         out_rtcp: RtcpStreamState::new(u32::try_from(out_rtcp).unwrap_or(u32::MAX)),
         progress: SrtpProgress::default(),
         pending: false,
     })
-}
-
-fn stream_at(index: Option<u64>) -> RtpStreamState {
-    match index {
-        Some(i) => RtpStreamState::new((i >> 16) as u32, i as u16),
-        None => RtpStreamState::default(),
-    }
 }
 
 /// The derived session for one master key from the table.

@@ -61,6 +61,22 @@ impl RtpStreamState {
         self.flags & FLAG_INITIALISED != 0
     }
 
+    /// The 48-bit packet index (ROC << 16 | SEQ) reached, if the stream has started:
+    /// the form in which indices are handed between control and data plane.
+    pub fn packet_index(&self) -> Option<u64> {
+        self.is_initialised()
+            .then(|| u64::from(self.roc) << 16 | u64::from(self.seq))
+    }
+
+    /// A stream positioned at a [`packet_index`](Self::packet_index); `None` gives a
+    /// fresh stream, which its first packet initialises (RFC 3711 §3.3.1).
+    pub fn at_index(index: Option<u64>) -> Self {
+        match index {
+            Some(i) => RtpStreamState::new((i >> 16) as u32, i as u16),
+            None => RtpStreamState::default(),
+        }
+    }
+
     /// Where `seq` falls. An uninitialised stream takes its first packet as the highest,
     /// under the ROC it was created with (0 by default, RFC 3711 §3.3.1).
     fn estimate(&self, seq: u16) -> Result<IndexEstimate, SrtpError> {

@@ -201,8 +201,8 @@ impl SrtpPath {
             generation: 0,
             inbound: key(&self.keys.inbound)?,
             outbound: key(&self.keys.outbound)?,
-            in_index: index(&self.in_rtp),
-            out_index: index(&self.out_rtp),
+            in_index: self.in_rtp.packet_index(),
+            out_index: self.out_rtp.packet_index(),
             out_rtcp_index: u64::from(self.out_rtcp.next_index()),
         })
     }
@@ -211,30 +211,17 @@ impl SrtpPath {
     /// packets we relay after it hands the stream back neither reuse an
     /// index (keystream) nor look like replays.
     pub fn absorb(&mut self, c: &SrtpCounters) {
-        if c.in_index > index(&self.in_rtp) {
-            self.in_rtp = stream_at(c.in_index);
+        if c.in_index > self.in_rtp.packet_index() {
+            self.in_rtp = RtpStreamState::at_index(c.in_index);
         }
-        if c.out_index > index(&self.out_rtp) {
-            self.out_rtp = stream_at(c.out_index);
+        if c.out_index > self.out_rtp.packet_index() {
+            self.out_rtp = RtpStreamState::at_index(c.out_index);
         }
         if let Some(next) = c.out_rtcp_index {
             if next > u64::from(self.out_rtcp.next_index()) {
                 self.out_rtcp = RtcpStreamState::new(u32::try_from(next).unwrap_or(u32::MAX));
             }
         }
-    }
-}
-
-/// The 48-bit index (ROC << 16 | SEQ) a stream has reached, if it started.
-fn index(s: &RtpStreamState) -> Option<u64> {
-    s.is_initialised()
-        .then(|| u64::from(s.roc()) << 16 | u64::from(s.seq()))
-}
-
-fn stream_at(index: Option<u64>) -> RtpStreamState {
-    match index {
-        Some(i) => RtpStreamState::new((i >> 16) as u32, i as u16),
-        None => RtpStreamState::default(),
     }
 }
 
