@@ -33,6 +33,7 @@ mod error;
 mod gcm;
 mod index;
 mod kdf;
+mod relay;
 mod replay;
 mod rtcp;
 mod rtp;
@@ -42,6 +43,7 @@ mod trailer;
 
 pub use context::{SrtpContext, SsrcStates, CONTEXT_SSRC_SLOTS};
 pub use error::SrtpError;
+pub use relay::{RelayIndices, SrtpRelay};
 pub use replay::ReplayWindowSize;
 pub use rtcp::RtcpStreamState;
 pub use rtp::RtpStreamState;
