@@ -15,8 +15,9 @@
 //! rather than restarting them. Only the replay window is lost then; a packet it would
 //! have caught is at worst accepted once more.
 //!
-//! One SSRC per direction is tracked, as a relayed call has: a new SSRC restarts that
-//! direction's state (its first packet initialises it, RFC 3711 §3.3.1).
+//! The transform itself, with its stream rules (one SSRC per direction, a new SSRC
+//! restarts the state), is [`srtp::SrtpRelay`], the same type the control plane relays
+//! with, built from the same table keys by [`session`].
 //!
 //! Per packet: no allocation, lock or system call; a cache miss builds the sessions in
 //! place in the preallocated line.
@@ -25,9 +26,7 @@ use shared_tables::{
     EntryId, FlowCrypto, SrtpKey, SrtpProgress, TableReader, FLOW_SRTP_IN, FLOW_SRTP_OUT,
     SRTP_UNAUTHENTICATED_SRTP, SRTP_UNENCRYPTED_SRTCP, SRTP_UNENCRYPTED_SRTP,
 };
-use srtp::{
-    MasterKey, RtcpStreamState, RtpStreamState, SessionFlags, SrtpError, SrtpSession, SrtpSuite,
-};
+use srtp::{MasterKey, RelayIndices, SessionFlags, SrtpError, SrtpRelay, SrtpSession, SrtpSuite};
 
 use crate::batch::DropReason;
 use crate::policy::SrtpStep;
@@ -56,14 +55,7 @@ pub(crate) enum SrtpOutcome {
 struct Line {
     id: EntryId,
     generation: u32,
-    inbound: Option<SrtpSession>,
-    outbound: Option<SrtpSession>,
-    in_ssrc: Option<u32>,
-    out_ssrc: Option<u32>,
-    in_rtp: RtpStreamState,
-    in_rtcp: RtcpStreamState,
-    out_rtp: RtpStreamState,
-    out_rtcp: RtcpStreamState,
+    relay: SrtpRelay,
     /// Counts and indices not yet published to the entry.
     progress: SrtpProgress,
     pending: bool,
@@ -150,94 +142,33 @@ impl SrtpStage {
 
 /// The decrypt and encrypt halves for one payload.
 fn transform(line: &mut Line, step: SrtpStep, buf: &mut [u8], len: usize) -> SrtpOutcome {
-    let mut len = len;
-    if step.flags & FLOW_SRTP_IN != 0 {
-        let Some(session) = &line.inbound else {
-            return SrtpOutcome::Punt;
-        };
-        let Some(packet) = buf.get_mut(..len) else {
-            return SrtpOutcome::Drop(DropReason::Malformed);
-        };
-        let result = if step.rtcp {
-            session.unprotect_rtcp(&mut line.in_rtcp, packet)
-        } else {
-            let ssrc = rtp_ssrc(packet);
-            match (line.in_ssrc, ssrc) {
-                (Some(cur), Some(new)) if cur != new => {
-                    line.in_ssrc = ssrc;
-                    line.in_rtp = RtpStreamState::default();
-                    session.unprotect_rtp(&mut line.in_rtp, packet)
-                }
-                (None, Some(_)) => {
-                    // A fresh line continues from the index the entry handed over,
-                    // which is right for the stream it came from. A different stream
-                    // (new SSRC, or new keys after a re-key) starts its own state
-                    // (RFC 3711 §3.3.1): try that when the handed-over one refuses.
-                    line.in_ssrc = ssrc;
-                    match session.unprotect_rtp(&mut line.in_rtp, packet) {
-                        Err(SrtpError::AuthFailed | SrtpError::Replay { .. })
-                            if line.in_rtp.is_initialised() =>
-                        {
-                            let mut fresh = RtpStreamState::default();
-                            let r = session.unprotect_rtp(&mut fresh, packet);
-                            if r.is_ok() {
-                                line.in_rtp = fresh;
-                                // Forwarded unchanged, the SSRC is new outbound too.
-                                line.out_rtp = RtpStreamState::default();
-                            }
-                            r
-                        }
-                        r => r,
-                    }
-                }
-                _ => session.unprotect_rtp(&mut line.in_rtp, packet),
-            }
-        };
-        match result {
-            Ok(n) => {
-                len = n;
-                if !step.rtcp {
-                    line.progress.in_index = line.in_rtp.packet_index();
-                }
-            }
-            Err(e) => return SrtpOutcome::Drop(drop_reason(&e, &mut line.progress)),
-        }
+    let relay = &mut line.relay;
+    // The action a worker holds may be a batch older than the keys: whatever does not
+    // match is for the control plane to sort out.
+    if (step.flags & FLOW_SRTP_IN != 0) != relay.decrypts()
+        || (step.flags & FLOW_SRTP_OUT != 0) != relay.encrypts()
+    {
+        return SrtpOutcome::Punt;
     }
-    if step.flags & FLOW_SRTP_OUT != 0 {
-        let Some(session) = &line.outbound else {
-            return SrtpOutcome::Punt;
-        };
-        let result = if step.rtcp {
-            session.protect_rtcp(&mut line.out_rtcp, buf, len)
-        } else {
-            // The receiver starts a new SSRC's rollover counter at zero, so must we.
-            let ssrc = buf.get(..len).and_then(rtp_ssrc);
-            if line.out_ssrc.is_some() && ssrc.is_some() && ssrc != line.out_ssrc {
-                line.out_rtp = RtpStreamState::default();
-            }
-            if ssrc.is_some() {
-                line.out_ssrc = ssrc;
-            }
-            session.protect_rtp(&mut line.out_rtp, buf, len)
-        };
-        match result {
-            Ok(n) => {
-                len = n;
-                if step.rtcp {
-                    line.progress.out_rtcp_index = Some(u64::from(line.out_rtcp.next_index()));
-                } else {
-                    line.progress.out_index = line.out_rtp.packet_index();
+    match relay.transform(step.rtcp, buf, len) {
+        Ok(n) => {
+            let at = relay.indices();
+            if step.rtcp {
+                if relay.encrypts() {
+                    line.progress.out_rtcp_index = Some(u64::from(at.out_rtcp_next));
+                }
+            } else {
+                if relay.decrypts() {
+                    line.progress.in_index = at.in_index;
+                }
+                if relay.encrypts() {
+                    line.progress.out_index = at.out_index;
                 }
             }
-            Err(e) => return SrtpOutcome::Drop(drop_reason(&e, &mut line.progress)),
+            SrtpOutcome::Forward(n)
         }
+        Err(e) => SrtpOutcome::Drop(drop_reason(&e, &mut line.progress)),
     }
-    SrtpOutcome::Forward(len)
-}
-
-fn rtp_ssrc(packet: &[u8]) -> Option<u32> {
-    let b: [u8; 4] = packet.get(8..12)?.try_into().ok()?;
-    Some(u32::from_be_bytes(b))
 }
 
 /// Counts a failed packet on its entry and says why it is dropped.
@@ -260,39 +191,33 @@ fn drop_reason(e: &SrtpError, progress: &mut SrtpProgress) -> DropReason {
 fn build(table: &TableReader, id: EntryId) -> Option<Line> {
     let crypto: FlowCrypto = table.crypto(id)?;
     let published = table.srtp_counters(id).unwrap_or_default();
-    let furthest = |a: Option<u64>, b: Option<u64>| a.max(b);
-    let inbound = match crypto.inbound {
-        Some(k) => Some(session(&k)?),
-        None => None,
-    };
-    let outbound = match crypto.outbound {
-        Some(k) => Some(session(&k)?),
-        None => None,
-    };
+    let inbound = crypto.inbound.as_ref().map(session).transpose().ok()?;
+    let outbound = crypto.outbound.as_ref().map(session).transpose().ok()?;
     let out_rtcp = crypto
         .out_rtcp_index
         .max(published.out_rtcp_index.unwrap_or(0));
+    let at = RelayIndices {
+        in_index: crypto.in_index.max(published.in_index),
+        out_index: crypto.out_index.max(published.out_index),
+        // Past the 31-bit index space the session refuses to send (KeyExhausted) rather
+        // than wrap and reuse keystream, so an out-of-range value saturates, never wraps.
+        out_rtcp_next: u32::try_from(out_rtcp).unwrap_or(u32::MAX),
+    };
     Some(Line {
         id,
         generation: crypto.generation,
-        inbound,
-        outbound,
-        in_ssrc: None,
-        out_ssrc: None,
-        in_rtp: RtpStreamState::at_index(furthest(crypto.in_index, published.in_index)),
-        in_rtcp: RtcpStreamState::default(),
-        out_rtp: RtpStreamState::at_index(furthest(crypto.out_index, published.out_index)),
-        // Past the 31-bit index space the session refuses to send (KeyExhausted) rather
-        // than wrap and reuse keystream, so an out-of-range value saturates, never wraps.
-        out_rtcp: RtcpStreamState::new(u32::try_from(out_rtcp).unwrap_or(u32::MAX)),
+        relay: SrtpRelay::new(inbound, outbound, at),
         progress: SrtpProgress::default(),
         pending: false,
     })
 }
 
-/// The derived session for one master key from the table.
-fn session(k: &SrtpKey) -> Option<SrtpSession> {
-    let suite = SrtpSuite::from_id(k.suite)?;
+/// The derived session for one master key as the flow table holds it: the one way from
+/// a table key to a session, for the workers and for the control plane's own path.
+pub fn session(k: &SrtpKey) -> Result<SrtpSession, SrtpError> {
+    let suite = SrtpSuite::from_id(k.suite).ok_or(SrtpError::Unsupported(
+        "an SRTP suite id this build does not know",
+    ))?;
     let master = MasterKey {
         suite,
         key: k.key,
@@ -305,7 +230,7 @@ fn session(k: &SrtpKey) -> Option<SrtpSession> {
         unencrypted_srtcp: k.params & SRTP_UNENCRYPTED_SRTCP != 0,
         unauthenticated_srtp: k.params & SRTP_UNAUTHENTICATED_SRTP != 0,
     };
-    SrtpSession::new(&master, flags).ok()
+    SrtpSession::new(&master, flags)
 }
 
 #[cfg(test)]
@@ -316,6 +241,7 @@ mod tests {
     use crate::process::process;
     use core::time::Duration;
     use shared_tables::{FlowAction, FlowKey, FlowTable, SrcMismatch, TableWriter, FLOW_RTCP};
+    use srtp::{RtcpStreamState, RtpStreamState};
     use std::net::SocketAddr;
 
     const LOCAL: &str = "127.0.0.1:30000";

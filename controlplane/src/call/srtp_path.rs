@@ -14,13 +14,9 @@ use shared_tables::{
     FlowCrypto, SrtpCounters, SrtpKey, SRTP_UNAUTHENTICATED_SRTP, SRTP_UNENCRYPTED_SRTCP,
     SRTP_UNENCRYPTED_SRTP,
 };
-use srtp::{MasterKey, RtcpStreamState, RtpStreamState, SessionFlags, SrtpError, SrtpSession};
+use srtp::{RelayIndices, SrtpError, SrtpRelay};
 
 use crate::sdes::{MediaCrypto, SdesCrypto};
-
-/// Room for the SRTP trailer rtpbolt may add: MKI (at most 4 bytes on our
-/// path) and the longest tag (16, AES-GCM).
-const MAX_TRAILER: usize = 20;
 
 /// The keys a packet from one party to another is transformed with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,17 +78,18 @@ pub enum PathError {
 }
 
 /// The SRTP state of one arriving stream towards its recipient (see the
-/// module doc). One SSRC per direction, as a relayed call has.
+/// module doc): the keys as the flow table holds them and the relay built from
+/// them, which the data plane's workers build from the same table keys.
 pub struct SrtpPath {
     keys: OwnedKeys,
-    inbound: Result<Option<SrtpSession>, SrtpError>,
-    outbound: Result<Option<SrtpSession>, SrtpError>,
-    in_ssrc: Option<u32>,
-    out_ssrc: Option<u32>,
-    in_rtp: RtpStreamState,
-    in_rtcp: RtcpStreamState,
-    out_rtp: RtpStreamState,
-    out_rtcp: RtcpStreamState,
+    /// The table keys and the relay, or why a key cannot be used.
+    relay: Result<(TableKeys, SrtpRelay), SrtpError>,
+}
+
+#[derive(Clone, Copy)]
+struct TableKeys {
+    inbound: Option<SrtpKey>,
+    outbound: Option<SrtpKey>,
 }
 
 /// Keys stay out of logs.
@@ -109,17 +106,8 @@ impl SrtpPath {
     /// A path for `keys`, with fresh packet indices.
     pub fn new(keys: KeyRefs<'_>) -> SrtpPath {
         let keys = keys.owned();
-        SrtpPath {
-            inbound: keys.inbound.as_ref().map(session).transpose(),
-            outbound: keys.outbound.as_ref().map(session).transpose(),
-            keys,
-            in_ssrc: None,
-            out_ssrc: None,
-            in_rtp: RtpStreamState::default(),
-            in_rtcp: RtcpStreamState::default(),
-            out_rtp: RtpStreamState::default(),
-            out_rtcp: RtcpStreamState::default(),
-        }
+        let relay = relay_for(&keys);
+        SrtpPath { keys, relay }
     }
 
     /// Whether this path was built for `keys`.
@@ -129,59 +117,13 @@ impl SrtpPath {
 
     /// Decrypts and/or encrypts one packet; `rtcp` for SRTCP.
     pub fn transform(&mut self, rtcp: bool, data: &[u8]) -> Result<Vec<u8>, PathError> {
-        let inbound = self
-            .inbound
-            .as_ref()
+        let (_, relay) = self
+            .relay
+            .as_mut()
             .map_err(|e| PathError::UnusableKey(*e))?;
-        let outbound = self
-            .outbound
-            .as_ref()
-            .map_err(|e| PathError::UnusableKey(*e))?;
-        let mut buf = Vec::with_capacity(data.len() + MAX_TRAILER);
-        buf.extend_from_slice(data);
-        let mut len = data.len();
-        if let Some(s) = inbound {
-            len = if rtcp {
-                s.unprotect_rtcp(&mut self.in_rtcp, &mut buf)?
-            } else {
-                let ssrc = rtp_ssrc(&buf);
-                let known = self.in_ssrc;
-                self.in_ssrc = ssrc;
-                if known.is_some() && ssrc != known {
-                    // A new stream from the sender starts its own state (RFC 3711
-                    // §3.3.1), and the same SSRC is new to the recipient too.
-                    self.in_rtp = RtpStreamState::default();
-                    self.out_rtp = RtpStreamState::default();
-                }
-                match s.unprotect_rtp(&mut self.in_rtp, &mut buf) {
-                    // Indices taken over from the fast path belong to the stream
-                    // it saw; a packet of another stream starts afresh.
-                    Err(SrtpError::AuthFailed | SrtpError::Replay { .. })
-                        if known.is_none() && self.in_rtp.is_initialised() =>
-                    {
-                        let mut fresh = RtpStreamState::default();
-                        let n = s.unprotect_rtp(&mut fresh, &mut buf)?;
-                        self.in_rtp = fresh;
-                        self.out_rtp = RtpStreamState::default();
-                        n
-                    }
-                    r => r?,
-                }
-            };
-        }
-        if let Some(s) = outbound {
-            buf.resize(len + MAX_TRAILER, 0);
-            len = if rtcp {
-                s.protect_rtcp(&mut self.out_rtcp, &mut buf, len)?
-            } else {
-                let ssrc = rtp_ssrc(&buf[..len]);
-                if self.out_ssrc.is_some() && ssrc != self.out_ssrc {
-                    self.out_rtp = RtpStreamState::default();
-                }
-                self.out_ssrc = ssrc;
-                s.protect_rtp(&mut self.out_rtp, &mut buf, len)?
-            };
-        }
+        let mut buf = data.to_vec();
+        buf.resize(data.len() + relay.max_growth(), 0);
+        let len = relay.transform(rtcp, &mut buf, data.len())?;
         buf.truncate(len);
         Ok(buf)
     }
@@ -189,21 +131,15 @@ impl SrtpPath {
     /// The keys and indices for the stream's flow entry, or `None` if a key is
     /// one the fast path cannot carry (the stream then stays with us).
     pub fn flow_crypto(&self) -> Option<FlowCrypto> {
-        self.inbound.as_ref().ok()?;
-        self.outbound.as_ref().ok()?;
-        let key = |k: &Option<SdesCrypto>| -> Option<Option<SrtpKey>> {
-            match k {
-                None => Some(None),
-                Some(k) => table_key(k).map(Some),
-            }
-        };
+        let (table, relay) = self.relay.as_ref().ok()?;
+        let at = relay.indices();
         Some(FlowCrypto {
             generation: 0,
-            inbound: key(&self.keys.inbound)?,
-            outbound: key(&self.keys.outbound)?,
-            in_index: self.in_rtp.packet_index(),
-            out_index: self.out_rtp.packet_index(),
-            out_rtcp_index: u64::from(self.out_rtcp.next_index()),
+            inbound: table.inbound,
+            outbound: table.outbound,
+            in_index: at.in_index,
+            out_index: at.out_index,
+            out_rtcp_index: u64::from(at.out_rtcp_next),
         })
     }
 
@@ -211,55 +147,50 @@ impl SrtpPath {
     /// packets we relay after it hands the stream back neither reuse an
     /// index (keystream) nor look like replays.
     pub fn absorb(&mut self, c: &SrtpCounters) {
-        if c.in_index > self.in_rtp.packet_index() {
-            self.in_rtp = RtpStreamState::at_index(c.in_index);
-        }
-        if c.out_index > self.out_rtp.packet_index() {
-            self.out_rtp = RtpStreamState::at_index(c.out_index);
-        }
-        if let Some(next) = c.out_rtcp_index {
-            if next > u64::from(self.out_rtcp.next_index()) {
-                self.out_rtcp = RtcpStreamState::new(u32::try_from(next).unwrap_or(u32::MAX));
-            }
+        if let Ok((_, relay)) = self.relay.as_mut() {
+            relay.advance_to(RelayIndices {
+                in_index: c.in_index,
+                out_index: c.out_index,
+                out_rtcp_next: c
+                    .out_rtcp_index
+                    .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+            });
         }
     }
 }
 
-fn rtp_ssrc(p: &[u8]) -> Option<u32> {
-    let b: [u8; 4] = p.get(8..12)?.try_into().ok()?;
-    Some(u32::from_be_bytes(b))
+/// The table keys of `keys` and a relay built from them.
+fn relay_for(keys: &OwnedKeys) -> Result<(TableKeys, SrtpRelay), SrtpError> {
+    let table = TableKeys {
+        inbound: keys.inbound.as_ref().map(table_key).transpose()?,
+        outbound: keys.outbound.as_ref().map(table_key).transpose()?,
+    };
+    let session = |k: &Option<SrtpKey>| k.as_ref().map(dataplane::srtp::session).transpose();
+    let relay = SrtpRelay::new(
+        session(&table.inbound)?,
+        session(&table.outbound)?,
+        RelayIndices::default(),
+    );
+    Ok((table, relay))
 }
 
-fn master_key(k: &SdesCrypto) -> Result<MasterKey, SrtpError> {
-    let mut m = MasterKey::from_inline(k.suite, &k.key_salt)?;
-    if let Some(mki) = k.mki {
-        let len = u8::try_from(mki.len)
-            .ok()
-            .filter(|l| (1..=4).contains(l))
-            .ok_or(SrtpError::InvalidMki {
-                value: mki.value,
-                len: u8::try_from(mki.len).unwrap_or(u8::MAX),
-            })?;
-        m.mki = Some((mki.value, len));
-    }
-    Ok(m)
-}
-
-fn session_flags(k: &SdesCrypto) -> SessionFlags {
-    SessionFlags {
-        unencrypted_srtp: k.flags.unencrypted_srtp,
-        unencrypted_srtcp: k.flags.unencrypted_srtcp,
-        unauthenticated_srtp: k.flags.unauthenticated_srtp,
-    }
-}
-
-fn session(k: &SdesCrypto) -> Result<SrtpSession, SrtpError> {
-    SrtpSession::new(&master_key(k)?, session_flags(k))
-}
-
-/// A key as the flow table stores it.
-fn table_key(k: &SdesCrypto) -> Option<SrtpKey> {
-    let m = master_key(k).ok()?;
+/// A key as the flow table stores it, which is also what both planes build
+/// their sessions from. Fails for an MKI longer than the table's 4 bytes.
+fn table_key(k: &SdesCrypto) -> Result<SrtpKey, SrtpError> {
+    let m = srtp::MasterKey::from_inline(k.suite, &k.key_salt)?;
+    let mki = match k.mki {
+        None => None,
+        Some(mki) => {
+            let len = u8::try_from(mki.len)
+                .ok()
+                .filter(|l| (1..=4).contains(l))
+                .ok_or(SrtpError::InvalidMki {
+                    value: mki.value,
+                    len: u8::try_from(mki.len).unwrap_or(u8::MAX),
+                })?;
+            Some((mki.value, len))
+        }
+    };
     let f = k.flags;
     let params = [
         (f.unencrypted_srtp, SRTP_UNENCRYPTED_SRTP),
@@ -269,11 +200,11 @@ fn table_key(k: &SdesCrypto) -> Option<SrtpKey> {
     .into_iter()
     .filter(|(on, _)| *on)
     .fold(0, |acc, (_, bit)| acc | bit);
-    Some(SrtpKey {
+    Ok(SrtpKey {
         suite: m.suite.to_id(),
         params,
         kdr: m.kdr,
-        mki: m.mki,
+        mki,
         key: m.key,
         salt: m.salt,
     })
