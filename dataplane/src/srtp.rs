@@ -55,10 +55,28 @@ pub(crate) enum SrtpOutcome {
 struct Line {
     id: EntryId,
     generation: u32,
+    /// The table keys `relay` was built from.
+    inbound_key: Option<SrtpKey>,
+    outbound_key: Option<SrtpKey>,
     relay: SrtpRelay,
     /// Counts and indices not yet published to the entry.
     progress: SrtpProgress,
     pending: bool,
+}
+
+impl Line {
+    /// Before a re-keyed entry's line is rebuilt: indices of a half whose key changed
+    /// belong to the old key's stream and must not seed the new one (the table forgot
+    /// them when the control plane wrote the new key). Counts are kept.
+    fn forget_progress_of_replaced_keys(&mut self, new: &FlowCrypto) {
+        if self.inbound_key != new.inbound {
+            self.progress.in_index = None;
+        }
+        if self.outbound_key != new.outbound {
+            self.progress.out_index = None;
+            self.progress.out_rtcp_index = None;
+        }
+    }
 }
 
 /// A worker's SRTP state (see the module doc).
@@ -102,8 +120,14 @@ impl SrtpStage {
         let current =
             matches!(&self.lines[at], Some(l) if l.id == step.id && l.generation == generation);
         if !current {
+            let crypto = table.crypto(step.id);
+            if let (Some(old), Some(new)) = (self.lines[at].as_mut(), crypto.as_ref()) {
+                if old.id == step.id {
+                    old.forget_progress_of_replaced_keys(new);
+                }
+            }
             self.publish_line(at, table);
-            self.lines[at] = build(table, step.id);
+            self.lines[at] = crypto.and_then(|c| build(table, step.id, c));
         }
         let Some(line) = self.lines[at].as_mut() else {
             return SrtpOutcome::Punt;
@@ -187,9 +211,8 @@ fn drop_reason(e: &SrtpError, progress: &mut SrtpProgress) -> DropReason {
 }
 
 /// A cache line for entry `id` from its keys in the table, or `None` if they cannot be
-/// read or used.
-fn build(table: &TableReader, id: EntryId) -> Option<Line> {
-    let crypto: FlowCrypto = table.crypto(id)?;
+/// used.
+fn build(table: &TableReader, id: EntryId, crypto: FlowCrypto) -> Option<Line> {
     let published = table.srtp_counters(id).unwrap_or_default();
     let inbound = crypto.inbound.as_ref().map(session).transpose().ok()?;
     let outbound = crypto.outbound.as_ref().map(session).transpose().ok()?;
@@ -206,6 +229,8 @@ fn build(table: &TableReader, id: EntryId) -> Option<Line> {
     Some(Line {
         id,
         generation: crypto.generation,
+        inbound_key: crypto.inbound,
+        outbound_key: crypto.outbound,
         relay: SrtpRelay::new(inbound, outbound, at),
         progress: SrtpProgress::default(),
         pending: false,
@@ -447,6 +472,81 @@ mod tests {
             unprotect(&receiver, &mut rx2, out2[0].1.clone()),
             rtp_ssrc_seq(2, 6)
         );
+        assert_eq!(rx2.roc(), 0);
+    }
+
+    /// A re-key after the first rollover: the half whose key changed starts a new
+    /// stream at ROC 0, as its far end does; the unchanged half carries on.
+    #[test]
+    fn a_new_key_starts_its_own_stream_and_an_unchanged_one_continues() {
+        let (a, b, a2, b2) = (key(0x11), key(0x22), key(0x33), key(0x44));
+        let t = FlowTable::create(16).unwrap();
+        let mut w = t.writer().unwrap();
+        let k = FlowKey::new(sa(LOCAL));
+        let write = |w: &mut TableWriter, crypto: &FlowCrypto| {
+            let action = FlowAction {
+                dst: sa("127.0.0.1:40000"),
+                src: sa("127.0.0.1:30002"),
+                expected_src: None,
+                src_mismatch: SrcMismatch::Forward,
+                tos: 0,
+                flags: crypto.flags(),
+                stream_id: 1,
+            };
+            w.upsert_with_crypto(k, &action, crypto).unwrap();
+        };
+        write(
+            &mut w,
+            &FlowCrypto {
+                inbound: Some(a),
+                outbound: Some(b),
+                in_index: Some(1 << 16 | 100),
+                out_index: Some(1 << 16 | 100),
+                ..FlowCrypto::default()
+            },
+        );
+        let mut stage = SrtpStage::new(4);
+        let mut relay_one = |sender: &SrtpKey, tx: &mut RtpStreamState, seq: u16| {
+            let p = protect(&endpoint(sender), tx, &rtp(seq));
+            let (out, _) = run(&t, &mut stage, &[p]);
+            assert!(
+                matches!(out[0].0, Verdict::Forward { .. }),
+                "{:?}",
+                out[0].0
+            );
+            out[0].1.clone()
+        };
+        let mut rx = RtpStreamState::new(1, 100);
+        let out = relay_one(&a, &mut RtpStreamState::new(1, 100), 101);
+        assert_eq!(unprotect(&endpoint(&b), &mut rx, out), rtp(101));
+
+        // The sender re-keys: its new stream starts at ROC 0; ours to the receiver
+        // (same key) continues at ROC 1. The control plane's fresh path has no indices.
+        write(
+            &mut w,
+            &FlowCrypto {
+                inbound: Some(a2),
+                outbound: Some(b),
+                ..FlowCrypto::default()
+            },
+        );
+        let mut tx2 = RtpStreamState::default();
+        let out = relay_one(&a2, &mut tx2, 102);
+        assert_eq!(unprotect(&endpoint(&b), &mut rx, out), rtp(102));
+        assert_eq!(rx.roc(), 1);
+
+        // Now our key to the receiver changes: it expects a new stream at ROC 0.
+        write(
+            &mut w,
+            &FlowCrypto {
+                inbound: Some(a2),
+                outbound: Some(b2),
+                ..FlowCrypto::default()
+            },
+        );
+        let out = relay_one(&a2, &mut tx2, 103);
+        let mut rx2 = RtpStreamState::default();
+        assert_eq!(unprotect(&endpoint(&b2), &mut rx2, out), rtp(103));
         assert_eq!(rx2.roc(), 0);
     }
 

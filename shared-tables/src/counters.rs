@@ -134,6 +134,18 @@ impl SrtpCountersC {
         }
     }
 
+    /// Forgets the published inbound index: it belonged to a key the entry no longer has.
+    pub(crate) fn forget_inbound(&self) {
+        self.in_index.store(0, Ordering::Relaxed);
+    }
+
+    /// Forgets the published outbound indices: they belonged to a key the entry no
+    /// longer has.
+    pub(crate) fn forget_outbound(&self) {
+        self.out_index.store(0, Ordering::Relaxed);
+        self.out_rtcp_index.store(0, Ordering::Relaxed);
+    }
+
     pub(crate) fn reset(&self) {
         for a in [
             &self.auth_failures,

@@ -499,10 +499,19 @@ impl Drop for TableWriter {
 /// flow leaves the block alone: its action's flags say not to read it.
 fn write_crypto(slot: &FlowSlot, crypto: Option<&FlowCrypto>) {
     let Some(c) = crypto else { return };
-    let previous = seqlock::read_crypto_as_writer(slot).generation;
+    let previous = seqlock::read_crypto_as_writer(slot);
     // 0 means "no keys", so the generation skips it when it wraps.
-    let generation = previous.wrapping_add(1).max(1);
-    seqlock::write_crypto(slot, &c.encode(generation));
+    let next = c.encode(previous.generation.wrapping_add(1).max(1));
+    // What workers published under a key the entry no longer has would make a rebuilt
+    // worker continue that key's stream under the new one (a ROC the far end does not
+    // have). Counts stay; the half whose key is unchanged keeps its indices.
+    if next.inbound != previous.inbound {
+        slot.srtp.forget_inbound();
+    }
+    if next.outbound != previous.outbound {
+        slot.srtp.forget_outbound();
+    }
+    seqlock::write_crypto(slot, &next);
 }
 
 /// Changes only the state byte of a slot the caller (the writer) owns, under the seqlock.
@@ -723,6 +732,23 @@ mod tests {
         assert_eq!(
             (c.in_index, c.out_index, c.out_rtcp_index),
             (Some(70_000), Some(69_999), Some(9))
+        );
+        // rewriting with the same keys keeps what workers published
+        w.upsert_with_crypto(k, &a2, &both).unwrap();
+        assert_eq!(w.srtp_counters(&k).unwrap(), c);
+        // a new outbound key: its indices are gone, the inbound ones and the counts stay
+        let rekeyed = FlowCrypto {
+            outbound: Some(srtp_key(2, 0x33)),
+            ..both
+        };
+        w.upsert_with_crypto(k, &a2, &rekeyed).unwrap();
+        assert_eq!(
+            w.srtp_counters(&k).unwrap(),
+            SrtpCounters {
+                out_index: None,
+                out_rtcp_index: None,
+                ..c
+            }
         );
         // a plain upsert turns SRTP off without touching the keys' block
         w.upsert(k, &action(3)).unwrap();

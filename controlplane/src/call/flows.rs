@@ -14,17 +14,10 @@ use std::time::Instant;
 use shared_tables::{FlowAction, FlowCrypto, FlowKey, SrcMismatch, FLOW_RTCP};
 
 use super::model::{Call, Component, MonologueIdx, PacketStream};
-use super::registry::{merge_counters, CallRegistry, StreamRef};
+use super::registry::{merge_counters, CallRegistry};
 use super::srtp_path::{KeyRefs, SrtpPath};
 
 impl CallRegistry {
-    /// `(from, to)` for a packet that arrived on `sref`'s stream: the first
-    /// live subscriber's matching stream.
-    pub(super) fn forward_target(&self, sref: &StreamRef) -> Option<(SocketAddr, SocketAddr)> {
-        let call = self.calls.get(&sref.call_id)?;
-        forward_target(call, sref.ml, sref.media, sref.comp)
-    }
-
     /// Rewrites every table entry of a call to match its current state.
     pub(super) fn program_call(&mut self, call_id: &str) {
         let now = Instant::now();
@@ -98,18 +91,18 @@ impl CallRegistry {
             // Rewriting an entry must not step back behind what the fast path
             // sent (keystream reuse) or accepted with the same keys.
             let progress = match u.srtp {
-                PathChange::Keep if u.was_programmed => self.table.srtp_counters(&key),
+                PathChange::Plain => None,
+                _ if u.was_programmed => self.table.srtp_counters(&key),
                 _ => None,
             };
             let mut crypto = None;
             if let Some(s) = self.stream_mut(call_id, u.ml, u.media, u.comp) {
                 let srtp = !matches!(u.srtp, PathChange::Plain);
-                if let PathChange::New(p) = u.srtp {
-                    s.srtp = Some(p);
-                }
-                if let (Some(p), Some(c)) = (s.srtp.as_mut(), progress) {
-                    p.absorb(&c);
-                }
+                let new = match u.srtp {
+                    PathChange::New(p) => Some(p),
+                    _ => None,
+                };
+                SrtpPath::install(&mut s.srtp, new, progress.as_ref());
                 if srtp {
                     // A key the fast path cannot carry keeps the stream with us.
                     crypto = Some(s.srtp.as_ref().and_then(|p| p.flow_crypto()));
@@ -238,15 +231,6 @@ pub(super) fn srtp_keys(
     let from = call.monologues.get(ml)?.medias.get(media)?.crypto();
     let to = call.monologues.get(dst)?.medias.get(media)?.crypto();
     KeyRefs::between(from, to)
-}
-
-fn forward_target(
-    call: &Call,
-    ml: usize,
-    media: usize,
-    comp: Component,
-) -> Option<(SocketAddr, SocketAddr)> {
-    forward_peer(call, ml, media, comp).map(|(_, from, to)| (from, to))
 }
 
 /// The recipient monologue of a packet from `ml`'s stream, and `(from, to)`.

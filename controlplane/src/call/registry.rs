@@ -293,7 +293,7 @@ impl CallRegistry {
         }
         // Authenticated before it can move the endpoint: a forged packet
         // must not hijack the stream.
-        let payload = self.srtp_transform(&sref, data)?;
+        let relayed = self.srtp_transform(&sref, data)?;
         let media = self
             .calls
             .get_mut(&sref.call_id)?
@@ -348,17 +348,16 @@ impl CallRegistry {
         stream.stats.last_packet = Some(wall);
         stream.stats.last_packet_at = Some(now);
 
-        let out = self.forward_target(&sref);
         if moved {
             // The learned address is the destination of the peer's flows and
             // the expected source of this stream's own flow.
             self.program_call(&sref.call_id);
         }
-        let (from, to) = out?;
+        let (from, to) = relayed.target?;
         Some(Transmit {
             from,
             to,
-            data: payload.into_owned(),
+            data: relayed.payload.into_owned(),
         })
     }
 

@@ -17,6 +17,7 @@ use crate::sdp::crypto::{self, CryptoError};
 use crate::sdp::{MediaDescription, SessionDescription, TransportProtocol};
 
 use std::borrow::Cow;
+use std::net::SocketAddr;
 
 use dataplane::classify::{classify, PacketClass};
 use shared_tables::FlowKey;
@@ -26,6 +27,13 @@ use super::model::{Call, Component, MediaLeg, MonologueIdx};
 use super::registry::{CallRegistry, StreamRef};
 use super::srtp_path::SrtpPath;
 use super::CallError;
+
+/// A packet the control plane relays, as it leaves: its payload and
+/// `(from, to)`, if it has somewhere to go.
+pub(super) struct Relayed<'d> {
+    pub payload: Cow<'d, [u8]>,
+    pub target: Option<(SocketAddr, SocketAddr)>,
+}
 
 /// The SRTP options of a request; unknown `SDES`/`OSRTP` items are logged
 /// as rtpengine logs them.
@@ -231,18 +239,24 @@ impl CallRegistry {
     }
 
     /// Decrypts and/or re-encrypts a packet the control plane relays itself
-    /// (see [`super::srtp_path`]). `None`: dropped (counted as an error of the
-    /// stream), as the fast path drops forged, replayed and garbled SRTP.
+    /// (see [`super::srtp_path`]), and says where it goes: `(from, to)`, the
+    /// first live subscriber's matching stream, if any. `None`: dropped
+    /// (counted as an error of the stream), as the fast path drops forged,
+    /// replayed and garbled SRTP.
     pub(super) fn srtp_transform<'d>(
         &mut self,
         sref: &StreamRef,
         data: &'d [u8],
-    ) -> Option<Cow<'d, [u8]>> {
+    ) -> Option<Relayed<'d>> {
         let call = self.calls.get(&sref.call_id)?;
-        let keys = forward_peer(call, sref.ml, sref.media, sref.comp)
-            .and_then(|(dst, ..)| srtp_keys(call, sref.ml, dst, sref.media));
+        let peer = forward_peer(call, sref.ml, sref.media, sref.comp);
+        let target = peer.map(|(_, from, to)| (from, to));
+        let keys = peer.and_then(|(dst, ..)| srtp_keys(call, sref.ml, dst, sref.media));
         let Some(keys) = keys else {
-            return Some(Cow::Borrowed(data));
+            return Some(Relayed {
+                payload: Cow::Borrowed(data),
+                target,
+            });
         };
         let stream = call
             .monologues
@@ -269,15 +283,13 @@ impl CallRegistry {
             .medias
             .get_mut(sref.media)?
             .stream_mut(sref.comp);
-        if let Some(p) = rebuilt {
-            stream.srtp = Some(p);
-        }
+        SrtpPath::install(&mut stream.srtp, rebuilt, progress.as_ref());
         let path = stream.srtp.as_mut()?;
-        if let Some(c) = progress {
-            path.absorb(&c);
-        }
         match path.transform(rtcp, data) {
-            Ok(out) => Some(Cow::Owned(out)),
+            Ok(out) => Some(Relayed {
+                payload: Cow::Owned(out),
+                target,
+            }),
             Err(e) => {
                 stream.stats.errors += 1;
                 self.totals.srtp_errors += 1;

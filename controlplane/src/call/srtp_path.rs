@@ -143,6 +143,44 @@ impl SrtpPath {
         })
     }
 
+    /// Makes `new` (or, if `None`, the current path) the stream's path in
+    /// `slot`, continuing where the current path and the fast path (`progress`,
+    /// what it published for the stream's entry) got to: a re-keyed path keeps
+    /// the indices of the half whose key did not change, since that far end's
+    /// stream goes on; the half with a new key starts a new stream.
+    pub fn install(
+        slot: &mut Option<Box<SrtpPath>>,
+        new: Option<Box<SrtpPath>>,
+        progress: Option<&SrtpCounters>,
+    ) {
+        if let (Some(old), Some(c)) = (slot.as_mut(), progress) {
+            old.absorb(c);
+        }
+        let Some(mut new) = new else { return };
+        if let Some(old) = slot.as_deref() {
+            new.carry_on_from(old);
+        }
+        *slot = Some(new);
+    }
+
+    fn carry_on_from(&mut self, old: &SrtpPath) {
+        let (Ok((_, relay)), Ok((_, old_relay))) = (self.relay.as_mut(), old.relay.as_ref()) else {
+            return;
+        };
+        let unchanged = |a: &Option<SdesCrypto>, b: &Option<SdesCrypto>| match (a, b) {
+            (Some(a), Some(b)) => same_key(a, b),
+            _ => false,
+        };
+        let was = old_relay.indices();
+        let inbound = unchanged(&self.keys.inbound, &old.keys.inbound);
+        let outbound = unchanged(&self.keys.outbound, &old.keys.outbound);
+        relay.advance_to(RelayIndices {
+            in_index: was.in_index.filter(|_| inbound),
+            out_index: was.out_index.filter(|_| outbound),
+            out_rtcp_next: if outbound { was.out_rtcp_next } else { 0 },
+        });
+    }
+
     /// Continues from where the fast path got to with this stream, so that
     /// packets we relay after it hands the stream back neither reuse an
     /// index (keystream) nor look like replays.
@@ -320,6 +358,44 @@ mod tests {
         });
         let fc = enc.flow_crypto().unwrap();
         assert_eq!((fc.out_index, fc.out_rtcp_index), (Some(1 << 16 | 500), 9));
+    }
+
+    #[test]
+    fn a_re_keyed_path_continues_only_the_half_whose_key_stayed() {
+        let (a, b, a2) = (key(1), key(2), key(3));
+        let mut slot = Some(Box::new(SrtpPath::new(KeyRefs {
+            inbound: None,
+            outbound: Some(&b),
+        })));
+        let old = slot.as_mut().unwrap();
+        for seq in [65535u16, 0] {
+            old.transform(false, &rtp(4, seq)).unwrap();
+        }
+        // The fast path took the stream further meanwhile.
+        let progress = SrtpCounters {
+            out_index: Some(1 << 16 | 40),
+            out_rtcp_index: Some(3),
+            ..SrtpCounters::default()
+        };
+        // The sender turns to SRTP with key a; our key to the recipient stays b.
+        let new = SrtpPath::new(KeyRefs {
+            inbound: Some(&a),
+            outbound: Some(&b),
+        });
+        SrtpPath::install(&mut slot, Some(Box::new(new)), Some(&progress));
+        let fc = slot.as_ref().unwrap().flow_crypto().unwrap();
+        assert_eq!(
+            (fc.in_index, fc.out_index, fc.out_rtcp_index),
+            (None, Some(1 << 16 | 40), 3)
+        );
+        // A new key to the recipient: a new stream there.
+        let new = SrtpPath::new(KeyRefs {
+            inbound: Some(&a),
+            outbound: Some(&a2),
+        });
+        SrtpPath::install(&mut slot, Some(Box::new(new)), None);
+        let fc = slot.as_ref().unwrap().flow_crypto().unwrap();
+        assert_eq!((fc.out_index, fc.out_rtcp_index), (None, 0));
     }
 
     #[test]

@@ -347,14 +347,22 @@ mod tests {
 
     #[test]
     fn many_neighbours_mostly_fit_at_half_load() {
-        let mut t = NeighbourTable::new(1 << 12);
+        // Over many random seeds, not one: what is held depends on the seed, and a
+        // single table's share varies more than the mean the claim is about.
         let n = 1 << 11;
-        for i in 0..n {
-            t.learn(v4(i), MAC_A, secs(1));
+        let tables = 64;
+        let mut held = 0;
+        for _ in 0..tables {
+            let mut t = NeighbourTable::new(1 << 12);
+            for i in 0..n {
+                t.learn(v4(i), MAC_A, secs(1));
+            }
+            let found = (0..n).filter(|&i| t.lookup(v4(i)).is_some()).count();
+            assert_eq!(t.len(), found);
+            held += found;
         }
-        let found = (0..n).filter(|&i| t.lookup(v4(i)).is_some()).count();
         // A window of 8 at load 0.5 overflows for well under 1% of keys.
-        assert!(found > n as usize * 99 / 100, "{found}");
-        assert_eq!(t.len(), found);
+        let total = n as usize * tables;
+        assert!(held > total * 99 / 100, "{held} of {total}");
     }
 }
