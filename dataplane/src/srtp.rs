@@ -317,6 +317,21 @@ mod tests {
         (t, w)
     }
 
+    /// The RTP flow at `LOCAL` with `crypto`, from any source.
+    fn write_keys(w: &mut TableWriter, crypto: &FlowCrypto) {
+        let action = FlowAction {
+            dst: sa("127.0.0.1:40000"),
+            src: sa("127.0.0.1:30002"),
+            expected_src: None,
+            src_mismatch: SrcMismatch::Forward,
+            tos: 0,
+            flags: crypto.flags(),
+            stream_id: 1,
+        };
+        w.upsert_with_crypto(FlowKey::new(sa(LOCAL)), &action, crypto)
+            .unwrap();
+    }
+
     fn rtp(seq: u16) -> Vec<u8> {
         let mut p = vec![0x80, 0, 0, 0, 0, 0, 0, 160, 0xde, 0xad, 0xbe, 0xef];
         p[2..4].copy_from_slice(&seq.to_be_bytes());
@@ -425,17 +440,7 @@ mod tests {
             out_index: Some(3 << 16 | 100),
             ..FlowCrypto::default()
         };
-        let action = FlowAction {
-            dst: sa("127.0.0.1:40000"),
-            src: sa("127.0.0.1:30002"),
-            expected_src: None,
-            src_mismatch: SrcMismatch::Forward,
-            tos: 0,
-            flags: crypto.flags(),
-            stream_id: 1,
-        };
-        w.upsert_with_crypto(FlowKey::new(sa(LOCAL)), &action, &crypto)
-            .unwrap();
+        write_keys(&mut w, &crypto);
         let (sender, receiver) = (endpoint(&a), endpoint(&b));
         // The stream that was handed over, as both far ends have it.
         let mut tx = RtpStreamState::new(3, 100);
@@ -482,20 +487,7 @@ mod tests {
         let (a, b, a2, b2) = (key(0x11), key(0x22), key(0x33), key(0x44));
         let t = FlowTable::create(16).unwrap();
         let mut w = t.writer().unwrap();
-        let k = FlowKey::new(sa(LOCAL));
-        let write = |w: &mut TableWriter, crypto: &FlowCrypto| {
-            let action = FlowAction {
-                dst: sa("127.0.0.1:40000"),
-                src: sa("127.0.0.1:30002"),
-                expected_src: None,
-                src_mismatch: SrcMismatch::Forward,
-                tos: 0,
-                flags: crypto.flags(),
-                stream_id: 1,
-            };
-            w.upsert_with_crypto(k, &action, crypto).unwrap();
-        };
-        write(
+        write_keys(
             &mut w,
             &FlowCrypto {
                 inbound: Some(a),
@@ -522,7 +514,7 @@ mod tests {
 
         // The sender re-keys: its new stream starts at ROC 0; ours to the receiver
         // (same key) continues at ROC 1. The control plane's fresh path has no indices.
-        write(
+        write_keys(
             &mut w,
             &FlowCrypto {
                 inbound: Some(a2),
@@ -536,7 +528,7 @@ mod tests {
         assert_eq!(rx.roc(), 1);
 
         // Now our key to the receiver changes: it expects a new stream at ROC 0.
-        write(
+        write_keys(
             &mut w,
             &FlowCrypto {
                 inbound: Some(a2),
