@@ -71,10 +71,12 @@ impl Line {
     fn forget_progress_of_replaced_keys(&mut self, new: &FlowCrypto) {
         if self.inbound_key != new.inbound {
             self.progress.in_index = None;
+            self.progress.in_ssrc = None;
         }
         if self.outbound_key != new.outbound {
             self.progress.out_index = None;
             self.progress.out_rtcp_index = None;
+            self.progress.out_ssrc = None;
         }
     }
 }
@@ -184,9 +186,11 @@ fn transform(line: &mut Line, step: SrtpStep, buf: &mut [u8], len: usize) -> Srt
             } else {
                 if relay.decrypts() {
                     line.progress.in_index = at.in_index;
+                    line.progress.in_ssrc = at.in_ssrc;
                 }
                 if relay.encrypts() {
                     line.progress.out_index = at.out_index;
+                    line.progress.out_ssrc = at.out_ssrc;
                 }
             }
             SrtpOutcome::Forward(n)
@@ -219,12 +223,16 @@ fn build(table: &TableReader, id: EntryId, crypto: FlowCrypto) -> Option<Line> {
     let out_rtcp = crypto
         .out_rtcp_index
         .max(published.out_rtcp_index.unwrap_or(0));
+    let (in_index, in_ssrc) = furthest(crypto.in_index, published.in_index, published.in_ssrc);
+    let (out_index, out_ssrc) = furthest(crypto.out_index, published.out_index, published.out_ssrc);
     let at = RelayIndices {
-        in_index: crypto.in_index.max(published.in_index),
-        out_index: crypto.out_index.max(published.out_index),
+        in_index,
+        out_index,
         // Past the 31-bit index space the session refuses to send (KeyExhausted) rather
         // than wrap and reuse keystream, so an out-of-range value saturates, never wraps.
         out_rtcp_next: u32::try_from(out_rtcp).unwrap_or(u32::MAX),
+        in_ssrc,
+        out_ssrc,
     };
     Some(Line {
         id,
@@ -235,6 +243,20 @@ fn build(table: &TableReader, id: EntryId, crypto: FlowCrypto) -> Option<Line> {
         progress: SrtpProgress::default(),
         pending: false,
     })
+}
+
+/// The further of the control plane's index and the one workers published, with the
+/// SSRC it belongs to where that is known (the control plane's entry carries none).
+fn furthest(
+    control_plane: Option<u64>,
+    published: Option<u64>,
+    published_ssrc: Option<u32>,
+) -> (Option<u64>, Option<u32>) {
+    if published.is_some() && published >= control_plane {
+        (published, published_ssrc)
+    } else {
+        (control_plane, None)
+    }
 }
 
 /// The derived session for one master key as the flow table holds it: the one way from
@@ -539,6 +561,44 @@ mod tests {
         let out = relay_one(&a2, &mut tx2, 103);
         let mut rx2 = RtpStreamState::default();
         assert_eq!(unprotect(&endpoint(&b2), &mut rx2, out), rtp(103));
+        assert_eq!(rx2.roc(), 0);
+    }
+
+    /// A line rebuilt after eviction or a data-plane restart learns from the entry which
+    /// SSRC the published index belongs to, so a source that changed SSRC meanwhile
+    /// starts its new stream at ROC 0 for the receiver, as the receiver expects.
+    #[test]
+    fn a_rebuilt_line_knows_the_ssrc_of_the_published_index() {
+        let b = key(0x55);
+        let t = FlowTable::create(16).unwrap();
+        let mut w = t.writer().unwrap();
+        write_keys(
+            &mut w,
+            &FlowCrypto {
+                outbound: Some(b),
+                out_index: Some(1 << 16 | 5),
+                ..FlowCrypto::default()
+            },
+        );
+        let receiver = endpoint(&b);
+        let (out, _) = run(&t, &mut SrtpStage::new(4), &[rtp_ssrc_seq(1, 6)]);
+        let mut rx = RtpStreamState::new(1, 5);
+        assert_eq!(
+            unprotect(&receiver, &mut rx, out[0].1.clone()),
+            rtp_ssrc_seq(1, 6)
+        );
+        let published = w.srtp_counters(&FlowKey::new(sa(LOCAL))).unwrap();
+        assert_eq!(
+            (published.out_index, published.out_ssrc),
+            (Some(1 << 16 | 6), Some(1))
+        );
+
+        let (out, _) = run(&t, &mut SrtpStage::new(4), &[rtp_ssrc_seq(2, 900)]);
+        let mut rx2 = RtpStreamState::default();
+        assert_eq!(
+            unprotect(&receiver, &mut rx2, out[0].1.clone()),
+            rtp_ssrc_seq(2, 900)
+        );
         assert_eq!(rx2.roc(), 0);
     }
 

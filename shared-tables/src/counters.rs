@@ -95,6 +95,19 @@ pub struct SrtpProgress {
     pub out_index: Option<u64>,
     /// Next outbound SRTCP index after the batch.
     pub out_rtcp_index: Option<u64>,
+    /// SSRC of the inbound stream `in_index` belongs to.
+    pub in_ssrc: Option<u32>,
+    /// SSRC of the outbound stream `out_index` belongs to.
+    pub out_ssrc: Option<u32>,
+}
+
+/// An SSRC as [`SrtpCountersC`] stores it: bit 32 says there is one.
+fn encode_ssrc(ssrc: u32) -> u64 {
+    1 << 32 | u64::from(ssrc)
+}
+
+fn decode_ssrc(word: u64) -> Option<u32> {
+    (word >> 32 == 1).then_some(word as u32)
 }
 
 impl SrtpCountersC {
@@ -121,6 +134,13 @@ impl SrtpCountersC {
             self.out_rtcp_index
                 .fetch_max(i.saturating_add(1), Ordering::Relaxed);
         }
+        // The stream a worker saw last; two workers sharing a flow briefly see the same.
+        if let Some(ssrc) = p.in_ssrc {
+            self.in_ssrc.store(encode_ssrc(ssrc), Ordering::Relaxed);
+        }
+        if let Some(ssrc) = p.out_ssrc {
+            self.out_ssrc.store(encode_ssrc(ssrc), Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn snapshot(&self) -> SrtpCounters {
@@ -131,12 +151,15 @@ impl SrtpCountersC {
             in_index: index(&self.in_index),
             out_index: index(&self.out_index),
             out_rtcp_index: index(&self.out_rtcp_index),
+            in_ssrc: decode_ssrc(self.in_ssrc.load(Ordering::Relaxed)),
+            out_ssrc: decode_ssrc(self.out_ssrc.load(Ordering::Relaxed)),
         }
     }
 
     /// Forgets the published inbound index: it belonged to a key the entry no longer has.
     pub(crate) fn forget_inbound(&self) {
         self.in_index.store(0, Ordering::Relaxed);
+        self.in_ssrc.store(0, Ordering::Relaxed);
     }
 
     /// Forgets the published outbound indices: they belonged to a key the entry no
@@ -144,6 +167,7 @@ impl SrtpCountersC {
     pub(crate) fn forget_outbound(&self) {
         self.out_index.store(0, Ordering::Relaxed);
         self.out_rtcp_index.store(0, Ordering::Relaxed);
+        self.out_ssrc.store(0, Ordering::Relaxed);
     }
 
     pub(crate) fn reset(&self) {
@@ -153,6 +177,8 @@ impl SrtpCountersC {
             &self.in_index,
             &self.out_index,
             &self.out_rtcp_index,
+            &self.in_ssrc,
+            &self.out_ssrc,
         ] {
             a.store(0, Ordering::Relaxed);
         }

@@ -255,4 +255,8 @@ pub struct SrtpCounters {
     pub out_index: Option<u64>,
     /// Next outbound SRTCP index, if the data plane sent SRTCP.
     pub out_rtcp_index: Option<u64>,
+    /// SSRC of the inbound stream `in_index` belongs to, if known.
+    pub in_ssrc: Option<u32>,
+    /// SSRC of the outbound stream `out_index` belongs to, if known.
+    pub out_ssrc: Option<u32>,
 }

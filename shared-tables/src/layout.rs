@@ -18,7 +18,7 @@ pub const MAGIC: u64 = u64::from_le_bytes(*b"RTPBOLT\0");
 
 /// Bumped on any change to the structs in this module; [`crate::FlowTable::attach`] refuses
 /// a region whose header carries a different version.
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;
 
 /// Packets of this flow are RTCP (the port is an RTCP port; no RTP/RTCP demux needed).
 pub const FLOW_RTCP: u32 = 1 << 0;
@@ -241,6 +241,11 @@ pub struct SrtpCountersC {
     pub out_index: AtomicU64,
     /// Next outbound SRTCP index the data plane would use, plus one; 0 = it sent none.
     pub out_rtcp_index: AtomicU64,
+    /// SSRC of the stream `in_index` belongs to, with bit 32 set; 0 = unknown.
+    pub in_ssrc: AtomicU64,
+    /// SSRC of the stream `out_index` belongs to, with bit 32 set; 0 = unknown. A worker
+    /// rebuilding its state needs it to see that a new stream must start at ROC 0.
+    pub out_ssrc: AtomicU64,
 }
 
 /// Per-entry counters, updated by data-plane workers with relaxed atomics.
@@ -289,7 +294,7 @@ const _: () = assert!(core::mem::offset_of!(FlowEntryData, stream_id) == 104);
 const _: () = assert!(core::mem::size_of::<CountersC>() == 32);
 const _: () = assert!(core::mem::size_of::<SrtpKeyC>() == 56);
 const _: () = assert!(core::mem::size_of::<CryptoDataC>() == 144);
-const _: () = assert!(core::mem::size_of::<SrtpCountersC>() == 40);
+const _: () = assert!(core::mem::size_of::<SrtpCountersC>() == 56);
 // 384 = 6 cache lines: slots never straddle a line boundary with a neighbour, and a plain
 // flow's lookup touches only the first three (seq, data, counters).
 const _: () = assert!(core::mem::size_of::<FlowSlot>() == 384);

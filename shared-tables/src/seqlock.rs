@@ -236,6 +236,8 @@ mod tests {
                 in_index: AtomicU64::new(0),
                 out_index: AtomicU64::new(0),
                 out_rtcp_index: AtomicU64::new(0),
+                in_ssrc: AtomicU64::new(0),
+                out_ssrc: AtomicU64::new(0),
             },
         }
     }

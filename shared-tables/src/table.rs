@@ -718,6 +718,8 @@ mod tests {
                 in_index: Some(70_000),
                 out_index: Some(69_999),
                 out_rtcp_index: Some(9),
+                in_ssrc: Some(0),
+                out_ssrc: Some(0xdead_beef),
             },
         );
         r.record_srtp(
@@ -733,6 +735,7 @@ mod tests {
             (c.in_index, c.out_index, c.out_rtcp_index),
             (Some(70_000), Some(69_999), Some(9))
         );
+        assert_eq!((c.in_ssrc, c.out_ssrc), (Some(0), Some(0xdead_beef)));
         // rewriting with the same keys keeps what workers published
         w.upsert_with_crypto(k, &a2, &both).unwrap();
         assert_eq!(w.srtp_counters(&k).unwrap(), c);
@@ -747,6 +750,7 @@ mod tests {
             SrtpCounters {
                 out_index: None,
                 out_rtcp_index: None,
+                out_ssrc: None,
                 ..c
             }
         );

@@ -22,6 +22,11 @@ pub struct RelayIndices {
     pub out_index: Option<u64>,
     /// The next SRTCP index to send to the recipient.
     pub out_rtcp_next: u32,
+    /// The SSRC `in_index` belongs to, if known: a packet of another SSRC is a
+    /// new stream.
+    pub in_ssrc: Option<u32>,
+    /// The SSRC `out_index` belongs to, if known.
+    pub out_ssrc: Option<u32>,
 }
 
 /// One direction of a relayed call (see the module doc).
@@ -60,8 +65,8 @@ impl SrtpRelay {
         SrtpRelay {
             inbound,
             outbound,
-            in_ssrc: None,
-            out_ssrc: None,
+            in_ssrc: at.in_ssrc,
+            out_ssrc: at.out_ssrc,
             in_rtp: RtpStreamState::at_index(at.in_index),
             in_rtcp: RtcpStreamState::default(),
             out_rtp: RtpStreamState::at_index(at.out_index),
@@ -92,17 +97,22 @@ impl SrtpRelay {
             in_index: self.in_rtp.packet_index(),
             out_index: self.out_rtp.packet_index(),
             out_rtcp_next: self.out_rtcp.next_index(),
+            in_ssrc: self.in_ssrc,
+            out_ssrc: self.out_ssrc,
         }
     }
 
     /// Moves the indices on to `at` where it is further than this relay got (what
-    /// another relay of the same stream did meanwhile); never back.
+    /// another relay of the same stream did meanwhile), with the SSRC they belong
+    /// to; never back.
     pub fn advance_to(&mut self, at: RelayIndices) {
         if at.in_index > self.in_rtp.packet_index() {
             self.in_rtp = RtpStreamState::at_index(at.in_index);
+            self.in_ssrc = at.in_ssrc.or(self.in_ssrc);
         }
         if at.out_index > self.out_rtp.packet_index() {
             self.out_rtp = RtpStreamState::at_index(at.out_index);
+            self.out_ssrc = at.out_ssrc.or(self.out_ssrc);
         }
         if at.out_rtcp_next > self.out_rtcp.next_index() {
             self.out_rtcp = RtcpStreamState::new(at.out_rtcp_next);
@@ -228,7 +238,9 @@ mod tests {
             RelayIndices {
                 in_index: Some(1 << 16 | 1),
                 out_index: Some(1 << 16 | 1),
-                out_rtcp_next: 0
+                out_rtcp_next: 0,
+                in_ssrc: Some(9),
+                out_ssrc: Some(9),
             }
         );
         assert!(matches!(
@@ -250,6 +262,7 @@ mod tests {
             in_index: Some(3 << 16 | 100),
             out_index: Some(3 << 16 | 100),
             out_rtcp_next: 41,
+            ..RelayIndices::default()
         };
         // The stream that was handed over, as both far ends have it.
         let mut tx = RtpStreamState::new(3, 100);
@@ -280,6 +293,30 @@ mod tests {
         assert_eq!(rx2.roc(), 0);
     }
 
+    /// Encrypting only, a relay cannot tell a new stream from the old one by
+    /// authentication: it needs the SSRC the handed-over index belongs to.
+    #[test]
+    fn a_known_ssrc_tells_an_encrypting_relay_that_a_stream_is_new() {
+        let b = session(7);
+        let at = RelayIndices {
+            out_index: Some(2 << 16 | 7),
+            out_ssrc: Some(1),
+            ..RelayIndices::default()
+        };
+        let mut same = SrtpRelay::new(None, Some(b.clone()), at);
+        let mut rx = RtpStreamState::new(2, 7);
+        let mut out = relay(&mut same, false, &rtp(1, 8)).unwrap();
+        let n = b.unprotect_rtp(&mut rx, &mut out).unwrap();
+        assert_eq!(&out[..n], &rtp(1, 8)[..]);
+
+        let mut other = SrtpRelay::new(None, Some(b.clone()), at);
+        let mut rx = RtpStreamState::default();
+        let mut out = relay(&mut other, false, &rtp(2, 8)).unwrap();
+        let n = b.unprotect_rtp(&mut rx, &mut out).unwrap();
+        assert_eq!(&out[..n], &rtp(2, 8)[..]);
+        assert_eq!(rx.roc(), 0);
+    }
+
     #[test]
     fn srtcp_continues_the_handed_over_index_and_advance_never_goes_back() {
         let b = session(5);
@@ -306,7 +343,9 @@ mod tests {
             RelayIndices {
                 in_index: None,
                 out_index: Some(500),
-                out_rtcp_next: 42
+                out_rtcp_next: 42,
+                in_ssrc: None,
+                out_ssrc: None,
             }
         );
     }

@@ -178,6 +178,8 @@ impl SrtpPath {
             in_index: was.in_index.filter(|_| inbound),
             out_index: was.out_index.filter(|_| outbound),
             out_rtcp_next: if outbound { was.out_rtcp_next } else { 0 },
+            in_ssrc: was.in_ssrc.filter(|_| inbound),
+            out_ssrc: was.out_ssrc.filter(|_| outbound),
         });
     }
 
@@ -192,6 +194,8 @@ impl SrtpPath {
                 out_rtcp_next: c
                     .out_rtcp_index
                     .map_or(0, |n| u32::try_from(n).unwrap_or(u32::MAX)),
+                in_ssrc: c.in_ssrc,
+                out_ssrc: c.out_ssrc,
             });
         }
     }
