@@ -10,7 +10,9 @@
 //!
 //! Counting at the receiving socket is what proves media flowed; the source
 //! address proves it left through the relay's port and not straight from the
-//! peer; one socket and one SSRC per leg tie every packet to its call.
+//! peer; one socket and one SSRC per leg tie every packet to its call. Every
+//! datagram is also kept, for a test to compare with what was sent (after
+//! unprotecting it, where the relay sent SRTP).
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -37,7 +39,7 @@ impl Side {
 }
 
 /// One line from a scenario's `<exec>`:
-/// `<uac|uas> <leg port> <call-id> <sdp c= address> <sdp m= port>`.
+/// `<uac|uas> <leg port> <call-id> <sdp c= address> <sdp m= port> [<name>=<value> ...]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notice {
     pub side: Side,
@@ -46,15 +48,32 @@ pub struct Notice {
     pub call_id: String,
     /// Where the SDP this leg received says to send its RTP.
     pub remote: SocketAddr,
+    /// Further facts the scenario extracted from that SDP, in order; a value
+    /// is empty where the scenario's regexp did not match.
+    pub attrs: Vec<(String, String)>,
 }
 
 impl Notice {
     pub fn parse(line: &str) -> Result<Notice, String> {
         let f: Vec<&str> = line.split_whitespace().collect();
-        let [side, leg_port, call_id, addr, port] = f[..] else {
+        // A named field among the first five means an unmatched (empty)
+        // positional one shifted the rest.
+        let (Some([side, leg_port, call_id, addr, port]), named) = (
+            f.get(..5).filter(|p| p.iter().all(|v| !v.contains('='))),
+            f.get(5..),
+        ) else {
             return Err(format!("notice needs 5 fields: {line:?}"));
         };
-        let side = match side {
+        let attrs = named
+            .unwrap_or_default()
+            .iter()
+            .map(|a| {
+                a.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .ok_or_else(|| format!("notice field {a:?} is not name=value: {line:?}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let side = match *side {
             "uac" => Side::Uac,
             "uas" => Side::Uas,
             _ => return Err(format!("notice with unknown side: {line:?}")),
@@ -73,7 +92,16 @@ impl Notice {
             leg_port,
             call_id: call_id.to_string(),
             remote: SocketAddr::new(ip, port),
+            attrs,
         })
+    }
+
+    /// The value of named field `name`, if the notice has it.
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -103,6 +131,8 @@ pub struct LegReport {
     pub received: HashMap<(SocketAddr, u32), HashSet<u16>>,
     /// Datagrams received in total, duplicates included.
     pub datagrams: u32,
+    /// Every datagram received, with its source, in arrival order.
+    pub arrived: Vec<(SocketAddr, Vec<u8>)>,
     /// Datagrams that were not RTP version 2.
     pub non_rtp: u32,
 }
@@ -126,6 +156,9 @@ struct Leg {
     report: LegReport,
     sock: UdpSocket,
     next_due: Instant,
+    /// What goes on the wire instead of [`stream_packet`]s, one datagram per
+    /// packet of the stream.
+    wire: Option<Vec<Vec<u8>>>,
 }
 
 /// Bound sockets, not yet streaming: bind first, so that their ports can go
@@ -159,10 +192,12 @@ impl MediaEndpoints {
                         send_errors: 0,
                         received: HashMap::new(),
                         datagrams: 0,
+                        arrived: Vec::new(),
                         non_rtp: 0,
                     },
                     sock,
                     next_due: Instant::now(),
+                    wire: None,
                 });
             }
         }
@@ -180,6 +215,27 @@ impl MediaEndpoints {
             .collect()
     }
 
+    /// The SSRC leg `port` of `side` sends with.
+    pub fn ssrc(&self, side: Side, port: u16) -> Option<u32> {
+        self.legs
+            .iter()
+            .find(|l| l.report.side == side && l.report.port == port)
+            .map(|l| l.report.ssrc)
+    }
+
+    /// Makes leg `port` of `side` send `wire` instead of its plain stream:
+    /// one datagram per packet of the stream, in order (e.g. its SRTP form,
+    /// protected before the calls so that no crypto runs on the stream's
+    /// clock). [`start`](Self::start) panics unless there is one per packet.
+    pub fn send_instead(&mut self, side: Side, port: u16, wire: Vec<Vec<u8>>) {
+        let leg = self
+            .legs
+            .iter_mut()
+            .find(|l| l.report.side == side && l.report.port == port)
+            .unwrap_or_else(|| panic!("no {side} leg on port {port}"));
+        leg.wire = Some(wire);
+    }
+
     /// Where the scenarios must send their notices.
     pub fn notify_port(&self) -> u16 {
         self.notify.local_addr().map(|a| a.port()).unwrap_or(0)
@@ -188,6 +244,17 @@ impl MediaEndpoints {
     /// Starts the media thread: it streams on every leg as its notice arrives
     /// and records what every leg receives, until [`MediaRun::finish`].
     pub fn start(self, spec: StreamSpec) -> MediaRun {
+        for leg in &self.legs {
+            if let Some(wire) = &leg.wire {
+                assert_eq!(
+                    wire.len(),
+                    usize::from(spec.packets),
+                    "{} leg {}: datagrams to send instead of its stream",
+                    leg.report.side,
+                    leg.report.port
+                );
+            }
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = Arc::clone(&stop);
         let handle = std::thread::Builder::new()
@@ -256,8 +323,15 @@ impl Leg {
             return;
         };
         let seq = self.report.sent;
-        let pkt = rtp_pcmu(self.report.ssrc, seq, seq == 0);
-        match self.sock.send_to(&pkt, dest) {
+        let plain;
+        let pkt = match &self.wire {
+            Some(wire) => &wire[usize::from(seq)],
+            None => {
+                plain = stream_packet(self.report.ssrc, seq);
+                &plain
+            }
+        };
+        match self.sock.send_to(pkt, dest) {
             Ok(_) => {}
             Err(_) => self.report.send_errors += 1,
         }
@@ -269,6 +343,7 @@ impl Leg {
             match self.sock.recv_from(buf) {
                 Ok((n, from)) => {
                     self.report.datagrams += 1;
+                    self.report.arrived.push((from, buf[..n].to_vec()));
                     match rtp_ssrc_seq(&buf[..n]) {
                         Some((ssrc, seq)) => {
                             self.report
@@ -288,6 +363,11 @@ impl Leg {
     }
 }
 
+/// Packet `seq` of the stream a leg with `ssrc` sends, as plain RTP.
+pub fn stream_packet(ssrc: u32, seq: u16) -> Vec<u8> {
+    rtp_pcmu(ssrc, seq, seq == 0)
+}
+
 /// One 20 ms PCMU packet (RFC 3550 5.1 header, RFC 3551 PT 0), payload silence.
 /// Sequence numbers start at 0 so that the receiver's count is easy to read;
 /// the marker bit flags the start of the talkspurt.
@@ -303,7 +383,7 @@ fn rtp_pcmu(ssrc: u32, seq: u16, marker: bool) -> Vec<u8> {
 }
 
 /// SSRC and sequence number of an RTP packet, or `None` if it is not RTP v2.
-fn rtp_ssrc_seq(pkt: &[u8]) -> Option<(u32, u16)> {
+pub fn rtp_ssrc_seq(pkt: &[u8]) -> Option<(u32, u16)> {
     if pkt.len() < RTP_HEADER || pkt[0] >> 6 != 2 {
         return None;
     }
@@ -360,6 +440,17 @@ mod tests {
         let n = Notice::parse("uas 41001 7-1@[::1] ::1 22010").unwrap();
         assert_eq!(n.side, Side::Uas);
         assert_eq!(n.remote, "[::1]:22010".parse().unwrap());
+        assert!(n.attrs.is_empty());
+    }
+
+    #[test]
+    fn notice_named_fields_may_be_empty() {
+        let n = Notice::parse("uac 40001 1-1@h 127.0.0.5 35288 proto=RTP/SAVP crypto= key=a+/b=")
+            .unwrap();
+        assert_eq!(n.attr("proto"), Some("RTP/SAVP"));
+        assert_eq!(n.attr("crypto"), Some(""));
+        assert_eq!(n.attr("key"), Some("a+/b="));
+        assert_eq!(n.attr("suite"), None);
     }
 
     #[test]
@@ -367,6 +458,8 @@ mod tests {
         // sipp leaves an unset variable empty, shifting the fields.
         assert!(Notice::parse("uac 40001 1-1@127.0.0.1  35288").is_err());
         assert!(Notice::parse("xyz 40001 1-1@127.0.0.1 127.0.0.5 35288").is_err());
+        assert!(Notice::parse("uac 40001 1-1@127.0.0.1  35288 proto=RTP/AVP").is_err());
+        assert!(Notice::parse("uac 40001 1-1@h 127.0.0.5 35288 RTP/AVP").is_err());
     }
 
     #[test]
@@ -381,9 +474,19 @@ mod tests {
     fn legs_exchange_through_a_plain_forwarder() {
         // Self-check of the counting without any relay: point each leg at the
         // other directly; each must see the other's full stream.
-        let media = MediaEndpoints::bind("127.0.0.1".parse().unwrap(), 1).unwrap();
+        let mut media = MediaEndpoints::bind("127.0.0.1".parse().unwrap(), 1).unwrap();
         let (uac, uas) = (media.ports(Side::Uac)[0], media.ports(Side::Uas)[0]);
         let notify = media.notify_port();
+        // The UAS leg sends a stand-in for a protected stream.
+        let uas_ssrc = media.ssrc(Side::Uas, uas).unwrap();
+        let wire: Vec<Vec<u8>> = (0..5)
+            .map(|seq| {
+                let mut p = stream_packet(uas_ssrc, seq);
+                p.push(0xaa);
+                p
+            })
+            .collect();
+        media.send_instead(Side::Uas, uas, wire.clone());
         let run = media.start(StreamSpec {
             packets: 5,
             ptime: Duration::from_millis(2),
@@ -401,5 +504,10 @@ mod tests {
         let key = |port: u16, ssrc: u32| (SocketAddr::from(([127, 0, 0, 1], port)), ssrc);
         assert_eq!(a.received[&key(uas, b.ssrc)].len(), 5);
         assert_eq!(b.received[&key(uac, a.ssrc)].len(), 5);
+        let arrived =
+            |l: &LegReport| -> Vec<Vec<u8>> { l.arrived.iter().map(|(_, d)| d.clone()).collect() };
+        assert_eq!(arrived(a), wire);
+        let plain: Vec<Vec<u8>> = (0..5).map(|seq| stream_packet(a.ssrc, seq)).collect();
+        assert_eq!(arrived(b), plain);
     }
 }

@@ -66,10 +66,12 @@ impl Kamailio {
     /// Kamailio in the foreground on it and waits until it answers SIP.
     ///
     /// `listen` is its SIP socket, `ng` the relay's control socket, `uas`
-    /// where every initial INVITE is routed.
+    /// where every initial INVITE is routed; `defines` are the template's
+    /// pre-processor defines to set (its header lists them).
     pub fn start(
         dir: &Path,
         template: &str,
+        defines: &[&str],
         listen: SocketAddr,
         ng: SocketAddr,
         uas: SocketAddr,
@@ -103,6 +105,7 @@ impl Kamailio {
             .arg("-w")
             .arg(dir)
             .args(["-m", "64", "-M", "8"])
+            .args(defines.iter().flat_map(|d| ["-A", d]))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

@@ -26,9 +26,21 @@ pub fn scenario(name: &str) -> PathBuf {
 /// Writes a sipp injection file (`-inf`) with one field per line, used by one
 /// call each, in order.
 pub fn write_injection_file(path: &Path, values: &[u16]) -> io::Result<()> {
+    let rows: Vec<Vec<String>> = values.iter().map(|v| vec![v.to_string()]).collect();
+    write_injection_rows(path, &rows)
+}
+
+/// Writes a sipp injection file (`-inf`) with one line per call, in order:
+/// `[field0]`, `[field1]`, ... of each call are the fields of its row.
+pub fn write_injection_rows(path: &Path, rows: &[Vec<String>]) -> io::Result<()> {
     let mut text = String::from("SEQUENTIAL\n");
-    for v in values {
-        text.push_str(&format!("{v}\n"));
+    for row in rows {
+        assert!(
+            row.iter().all(|f| !f.contains([';', '\n'])),
+            "injection fields must not contain sipp's separators: {row:?}"
+        );
+        text.push_str(&row.join(";"));
+        text.push('\n');
     }
     std::fs::write(path, text)
 }

@@ -7,23 +7,41 @@
 //! receiving leg, per call and per direction. A call passes when:
 //! - sipp's UAC and UAS both complete it (INVITE/200/ACK/BYE/200 via Kamailio);
 //! - the INVITE the UAS got and the 200 OK the UAC got carry, in `c=` and
-//!   `m=audio`, the relay's address and a port of the relay's range;
+//!   `m=audio`, the relay's address and a port of the relay's range, and the
+//!   transport protocol and `a=crypto` lines the variant calls for;
 //! - each leg received the other leg's stream (by SSRC) from exactly the relay
-//!   address in its own SDP, and nothing else.
+//!   address in its own SDP, every packet exactly as the other leg sent it,
+//!   and nothing else.
 //!
 //! The same runs over IPv6, and against Debian's rtpengine to prove the test.
+//!
+//! In the SRTP variant the caller is an SDES phone: it offers RTP/SAVP with an
+//! AES_CM_128_HMAC_SHA1_80 key of its own, and Kamailio asks the relay for
+//! plain RTP/AVP towards the callee (the module's `RTP/AVP` flag), as
+//! rtpengine's documentation has it for an SRTP caller and a plain callee. The
+//! relay must offer the callee RTP/AVP without `a=crypto`, answer the caller
+//! RTP/SAVP with exactly one `a=crypto` line of its own, unprotect the caller's
+//! SRTP for the callee and protect the callee's RTP for the caller. The
+//! caller's SRTP is libsrtp's (`rtpbolt_tests::libsrtp`), not ours: its stream
+//! is protected before the calls start, and what it receives is unprotected
+//! with the relay's key after they end, so no crypto runs on the streams'
+//! clock.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use rtpbolt_tests::capture::{MediaEndpoints, MediaReport, Notice, Side, StreamSpec};
+use rtpbolt_tests::bencode::{dict, Bencode};
+use rtpbolt_tests::capture::{
+    rtp_ssrc_seq, stream_packet, LegReport, MediaEndpoints, MediaReport, Notice, Side, StreamSpec,
+};
 use rtpbolt_tests::daemon::rtpengine_available;
 use rtpbolt_tests::dpdk::DpdkRelay;
 use rtpbolt_tests::kamailio::{require_program, tail, Kamailio, PROXY_CFG};
+use rtpbolt_tests::libsrtp::{fresh_key, LibSrtp};
 use rtpbolt_tests::netns::NetNs;
-use rtpbolt_tests::sipp::{scenario, write_injection_file, Sipp};
+use rtpbolt_tests::sipp::{scenario, write_injection_file, write_injection_rows, Sipp};
 use rtpbolt_tests::{Daemon, DaemonKind};
 
 /// Calls, their pacing and their media, per variant.
@@ -69,7 +87,21 @@ const THROUGH_DPDK: Load = Load {
     packets: 250,
 };
 
+/// The SRTP variant: 6 s streams, past the relay's 3 s learning window, so
+/// that each call's SRTP is first relayed by the control plane and then, on
+/// rtpbolt, by the fast path (the daemon's data plane workers), which has to
+/// carry on each stream's packet index; fewer calls, as each lasts 7.5 s.
+const SRTP_CALLER: Load = Load {
+    calls: 20,
+    rate: 10,
+    hold: Duration::from_millis(7500),
+    packets: 300,
+};
+
 const PTIME: Duration = Duration::from_millis(20);
+
+/// The suite of the SRTP caller's key, and the one it accepts back.
+const SDES_80: &str = "AES_CM_128_HMAC_SHA1_80";
 
 /// The tests of this file run one at a time: each already puts four
 /// processes and a per-call fork of sipp's `<exec>` on the machine, and a
@@ -117,14 +149,39 @@ impl Family {
     }
 }
 
+/// What the caller's phone speaks (the callee's always answers plain RTP/AVP).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Caller {
+    Rtp,
+    /// RTP/SAVP with one SDES key (see the module doc).
+    Sdes,
+}
+
+impl Caller {
+    fn uac_scenario(self) -> &'static str {
+        match self {
+            Caller::Rtp => "uac.xml",
+            Caller::Sdes => "uac_srtp.xml",
+        }
+    }
+
+    /// The Kamailio cfg's defines for this caller (see its header).
+    fn kamailio_defines(self) -> &'static [&'static str] {
+        match self {
+            Caller::Rtp => &[],
+            Caller::Sdes => &["SRTP_CALLER"],
+        }
+    }
+}
+
 #[test]
 fn kamailio_sipp_ipv4_rtpbolt() {
-    run(DaemonKind::Rtpbolt, Family::V4);
+    run(DaemonKind::Rtpbolt, Family::V4, Caller::Rtp);
 }
 
 #[test]
 fn kamailio_sipp_ipv6_rtpbolt() {
-    run(DaemonKind::Rtpbolt, Family::V6);
+    run(DaemonKind::Rtpbolt, Family::V6, Caller::Rtp);
 }
 
 #[test]
@@ -132,24 +189,42 @@ fn kamailio_sipp_dpdk_rtpbolt() {
     if !rtpbolt_tests::dpdk::prerequisites() {
         return;
     }
-    run(DaemonKind::Rtpbolt, Family::Dpdk);
+    run(DaemonKind::Rtpbolt, Family::Dpdk, Caller::Rtp);
+}
+
+#[test]
+fn kamailio_sipp_srtp_rtpbolt() {
+    run(DaemonKind::Rtpbolt, Family::V4, Caller::Sdes);
 }
 
 #[test]
 fn kamailio_sipp_ipv4_rtpengine() {
-    run(DaemonKind::Rtpengine, Family::V4);
+    run(DaemonKind::Rtpengine, Family::V4, Caller::Rtp);
 }
 
 #[test]
 fn kamailio_sipp_ipv6_rtpengine() {
-    run(DaemonKind::Rtpengine, Family::V6);
+    run(DaemonKind::Rtpengine, Family::V6, Caller::Rtp);
 }
 
-fn run(kind: DaemonKind, family: Family) {
+#[test]
+fn kamailio_sipp_srtp_rtpengine() {
+    run(DaemonKind::Rtpengine, Family::V4, Caller::Sdes);
+}
+
+fn run(kind: DaemonKind, family: Family, caller: Caller) {
     if kind == DaemonKind::Rtpengine && !rtpengine_available() {
         eprintln!("skipped: /usr/bin/rtpengine not installed (Debian package rtpengine-daemon)");
         return;
     }
+    // Fails in CI, skips elsewhere, without pylibsrtp.
+    let mut codec = match caller {
+        Caller::Rtp => None,
+        Caller::Sdes => match LibSrtp::start() {
+            Some(codec) => Some(codec),
+            None => return,
+        },
+    };
     // Fail, not skip, when the tools are missing: CI installs them.
     require_program("kamailio", "kamailio");
     require_program("sipp", "sip-tester");
@@ -158,7 +233,10 @@ fn run(kind: DaemonKind, family: Family) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let started = Instant::now();
 
-    let load = family.load();
+    let load = match caller {
+        Caller::Rtp => family.load(),
+        Caller::Sdes => SRTP_CALLER,
+    };
     let mut dpdk = (family == Family::Dpdk).then(|| DpdkRelay::start("kamailio"));
     let relay_ip = family.relay_ip(dpdk.as_ref());
     let sip_ip = family.sip_ip(dpdk.as_ref());
@@ -181,7 +259,7 @@ fn run(kind: DaemonKind, family: Family) {
     let kamailio_ip = if dpdk.is_some() { relay_ip } else { sip_ip };
     let kamailio_addr = SocketAddr::new(kamailio_ip, free_udp_port(kamailio_ip));
     let calls = load.calls;
-    let (uas_addr, uac_port, uas_echo, uac_echo, media) = inside(ns, move || {
+    let (uas_addr, uac_port, uas_echo, uac_echo, mut media) = inside(ns, move || {
         let uas_addr = SocketAddr::new(sip_ip, free_udp_port(sip_ip));
         let uac_port = free_udp_port(sip_ip);
         // sipp binds an RTP echo socket (and +2 for video) even when unused.
@@ -193,12 +271,30 @@ fn run(kind: DaemonKind, family: Family) {
     let uas_ports = media.ports(Side::Uas);
     let uac_csv = dir.path().join("uac.csv");
     let uas_csv = dir.path().join("uas.csv");
-    write_injection_file(&uac_csv, &uac_ports).expect("uac.csv");
+    match codec.as_mut() {
+        Some(codec) => {
+            let keys = protect_caller_streams(codec, &mut media, &uac_ports, load.packets);
+            let rows: Vec<Vec<String>> = uac_ports
+                .iter()
+                .zip(keys)
+                .map(|(port, key)| vec![port.to_string(), key])
+                .collect();
+            write_injection_rows(&uac_csv, &rows).expect("uac.csv");
+        }
+        None => write_injection_file(&uac_csv, &uac_ports).expect("uac.csv"),
+    }
     write_injection_file(&uas_csv, &uas_ports).expect("uas.csv");
     let notify_port = media.notify_port().to_string();
 
-    let mut kamailio = Kamailio::start(dir.path(), PROXY_CFG, kamailio_addr, daemon.ng, uas_addr)
-        .expect("start kamailio");
+    let mut kamailio = Kamailio::start(
+        dir.path(),
+        PROXY_CFG,
+        caller.kamailio_defines(),
+        kamailio_addr,
+        daemon.ng,
+        uas_addr,
+    )
+    .expect("start kamailio");
 
     // Past this bound a hung run fails instead of hanging CI; both sipps
     // fail (-timeout_error) rather than exit 0 at it.
@@ -251,12 +347,16 @@ fn run(kind: DaemonKind, family: Family) {
         load.hold.as_millis().to_string(),
         kamailio_addr.to_string(),
     ]);
-    let mut uac = start_sipp("uac", "uac.xml", &uac_args).expect("start sipp uac");
+    let mut uac = start_sipp("uac", caller.uac_scenario(), &uac_args).expect("start sipp uac");
 
     let uac_status = uac.wait(Duration::from_secs(45));
     // The UAS ends on its CALLS-th BYE, which the UAC has answered by now.
     let uas_status = uas.wait(Duration::from_secs(5));
     let report = run.finish();
+    let unprotected = codec
+        .as_mut()
+        .map(|codec| unprotect_caller_media(codec, &report))
+        .unwrap_or_default();
 
     let mut failures = Vec::new();
     match uac_status {
@@ -280,10 +380,28 @@ fn run(kind: DaemonKind, family: Family) {
     failures.extend(check_calls(
         &report,
         &load,
+        caller,
+        &unprotected,
         sip_ip,
         relay_ip,
         port_min..=port_max,
     ));
+    let mut relayed = None;
+    if caller == Caller::Sdes {
+        let (user, fast) = relayed_packets(&daemon);
+        relayed = Some((user, fast));
+        // Each 6 s stream spends its first 3 s in the control plane (the
+        // learning window) and the rest on the fast path: about half of the
+        // packets on each, a fifth at the least. rtpengine here has no kernel module, so
+        // its userspace relays all.
+        let total = user + fast;
+        if kind == DaemonKind::Rtpbolt && (fast * 5 < total || user * 5 < total) {
+            failures.push(format!(
+                "the control plane relayed {user} and the fast path {fast} packets: \
+                 want a fifth of the {total} at least on each"
+            ));
+        }
+    }
     let mut forwarded = None;
     if let Some(d) = dpdk.as_mut() {
         // Each call's media after the 3 s learning window is the data
@@ -332,16 +450,82 @@ fn run(kind: DaemonKind, family: Family) {
         );
     }
     eprintln!(
-        "{kind:?} {family:?}: {} calls, >= {}/{} RTP packets each way per call via the \
-         relay, in {:.1} s{}",
+        "{kind:?} {family:?} {caller:?} caller: {} calls, >= {}/{} RTP packets each way per \
+         call via the relay, in {:.1} s{}{}",
         load.calls,
         load.min_packets(),
         load.packets,
         started.elapsed().as_secs_f64(),
         forwarded.map_or(String::new(), |(hits, sent)| format!(
             "; {hits} of {sent} forwarded by rtpbolt-dataplane"
+        )),
+        relayed.map_or(String::new(), |(user, fast)| format!(
+            "; relayed {user} by the control plane, {fast} by the fast path"
         ))
     );
+}
+
+/// Gives each caller leg of `ports` a fresh SDES key and makes it send its
+/// stream protected by libsrtp with that key; returns the keys, in order.
+fn protect_caller_streams(
+    codec: &mut LibSrtp,
+    media: &mut MediaEndpoints,
+    ports: &[u16],
+    packets: u16,
+) -> Vec<String> {
+    ports
+        .iter()
+        .map(|&port| {
+            let key = fresh_key(1, SDES_80).key;
+            let ssrc = media.ssrc(Side::Uac, port).expect("a caller leg");
+            let plain: Vec<Vec<u8>> = (0..packets).map(|seq| stream_packet(ssrc, seq)).collect();
+            let session = format!("uac-tx-{port}");
+            codec.session(&session, SDES_80, &key, true);
+            media.send_instead(Side::Uac, port, codec.protect_rtp_all(&session, &plain));
+            key
+        })
+        .collect()
+}
+
+/// What each caller leg received, unprotected by libsrtp with the key of the
+/// relay's answer to it (by leg port), in arrival order. A leg whose notice
+/// names no key libsrtp takes is left out (its notice check fails).
+fn unprotect_caller_media(
+    codec: &mut LibSrtp,
+    report: &MediaReport,
+) -> HashMap<u16, Vec<Result<Vec<u8>, String>>> {
+    let mut out = HashMap::new();
+    for n in report.notices.iter().filter(|n| n.side == Side::Uac) {
+        let (Some(suite), Some(key), Some(leg)) = (
+            n.attr("suite"),
+            n.attr("key"),
+            report.leg(Side::Uac, n.leg_port),
+        ) else {
+            continue;
+        };
+        let session = format!("uac-rx-{}", n.leg_port);
+        if codec.try_session(&session, suite, key, false).is_err() {
+            continue;
+        }
+        let arrived: Vec<Vec<u8>> = leg.arrived.iter().map(|(_, d)| d.clone()).collect();
+        out.insert(n.leg_port, codec.unprotect_rtp_all(&session, &arrived));
+    }
+    out
+}
+
+/// Packets the relay relayed in its control plane ("user") and on its fast
+/// path ("kernel", rtpengine's name for it), from its `statistics`.
+fn relayed_packets(daemon: &Daemon) -> (i64, i64) {
+    let stats = daemon
+        .client()
+        .request(&dict([("command", Bencode::from("statistics"))]));
+    let get = |key: &str| {
+        stats
+            .path(&format!("statistics/totalstatistics/{key}"))
+            .and_then(Bencode::int)
+            .unwrap_or_else(|| panic!("statistics lacks totalstatistics/{key}: {stats:?}"))
+    };
+    (get("relayedpackets_user"), get("relayedpackets_kernel"))
 }
 
 /// Starts the relay on `relay_ip`, on a port block no other process uses.
@@ -396,9 +580,13 @@ fn udp_sockets_on_port(port: u16) -> usize {
 }
 
 /// Checks every call's SDP and media; returns one line per problem.
+/// `unprotected` is what each SRTP caller leg received, unprotected (see
+/// [`unprotect_caller_media`]).
 fn check_calls(
     report: &MediaReport,
     load: &Load,
+    caller: Caller,
+    unprotected: &HashMap<u16, Vec<Result<Vec<u8>, String>>>,
     leg_ip: IpAddr,
     relay_ip: IpAddr,
     relay_ports: std::ops::RangeInclusive<u16>,
@@ -449,6 +637,7 @@ fn check_calls(
                 ));
             }
         }
+        failures.extend(check_profiles(call_id, caller, uac, uas));
         let (Some(uac_leg), Some(uas_leg)) = (
             report.leg(Side::Uac, uac.leg_port),
             report.leg(Side::Uas, uas.leg_port),
@@ -458,29 +647,19 @@ fn check_calls(
         };
         // Each leg must get the peer's SSRC from the relay address in its own
         // SDP (the relay sends symmetric RTP), and nothing from anywhere else.
-        for (rx, tx, relay_side) in [
-            (uas_leg, uac_leg, uas.remote),
-            (uac_leg, uas_leg, uac.remote),
-        ] {
-            let got = rx
-                .received
-                .get(&(relay_side, tx.ssrc))
-                .map_or(0, |seqs| seqs.len());
-            let min_packets = load.min_packets();
-            if got < min_packets {
-                failures.push(format!(
-                    "{call_id}: {} leg {} got {got} of the {} packets the {} leg sent \
-                     (want >= {min_packets} from {relay_side}); it got from: {:?}",
-                    rx.side,
-                    rx.port,
-                    tx.sent,
-                    tx.side,
-                    rx.received
-                        .iter()
-                        .map(|(k, v)| (k.0, format!("{:#x}", k.1), v.len()))
-                        .collect::<Vec<_>>()
-                ));
+        // What an SRTP caller's leg got is judged unprotected.
+        let mut directions = vec![(uas_leg, uac_leg, uas.remote, None)];
+        match (caller, unprotected.get(&uac_leg.port)) {
+            (Caller::Rtp, _) => directions.push((uac_leg, uas_leg, uac.remote, None)),
+            (Caller::Sdes, Some(plain)) => {
+                directions.push((uac_leg, uas_leg, uac.remote, Some(plain.as_slice())))
             }
+            (Caller::Sdes, None) => failures.push(format!(
+                "{call_id}: no key of the relay's to unprotect the uac leg's media with"
+            )),
+        }
+        for (rx, tx, relay_side, plain) in directions {
+            failures.extend(check_stream(call_id, load, rx, tx, relay_side, plain));
             for (from, ssrc) in rx.received.keys() {
                 if (*from, *ssrc) != (relay_side, tx.ssrc) {
                     failures.push(format!(
@@ -496,6 +675,114 @@ fn check_calls(
                 ));
             }
         }
+    }
+    failures
+}
+
+/// The transport protocol and `a=crypto` lines of the SDP each side got: the
+/// callee is offered plain RTP/AVP whatever the caller offered, and the
+/// caller is answered in its own profile, an SRTP caller with exactly one
+/// `a=crypto` line, of the relay's, with its offer's tag and suite.
+fn check_profiles(call_id: &str, caller: Caller, uac: &Notice, uas: &Notice) -> Vec<String> {
+    let mut want: Vec<(&Notice, &str, &str)> = vec![(uas, "proto", "RTP/AVP"), (uas, "crypto", "")];
+    match caller {
+        Caller::Rtp => want.extend([(uac, "proto", "RTP/AVP"), (uac, "crypto", "")]),
+        Caller::Sdes => want.extend([
+            (uac, "proto", "RTP/SAVP"),
+            (uac, "crypto", "1"),
+            (uac, "suite", SDES_80),
+            (uac, "second_crypto", ""),
+        ]),
+    }
+    let mut failures: Vec<String> = want
+        .into_iter()
+        .filter(|(n, name, value)| n.attr(name) != Some(*value))
+        .map(|(n, name, value)| {
+            let what = match n.side {
+                Side::Uac => "200 OK at the UAC",
+                Side::Uas => "INVITE at the UAS",
+            };
+            format!(
+                "{call_id}: SDP of the {what}: {name} is {:?}, want {value:?} \
+                 (empty: none)",
+                n.attr(name)
+            )
+        })
+        .collect();
+    if caller == Caller::Sdes && matches!(uac.attr("key"), None | Some("")) {
+        failures.push(format!(
+            "{call_id}: SDP of the 200 OK at the UAC: a=crypto without an inline key"
+        ));
+    }
+    failures
+}
+
+/// Checks what `rx` received from `relay_side`: at least the bare minimum of
+/// `tx`'s packets, each exactly as `tx` sent it, once `plain` (for SRTP, the
+/// unprotected form of each datagram `rx` received, in order) is applied.
+fn check_stream(
+    call_id: &str,
+    load: &Load,
+    rx: &LegReport,
+    tx: &LegReport,
+    relay_side: SocketAddr,
+    plain: Option<&[Result<Vec<u8>, String>]>,
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    let mut intact = HashSet::new();
+    let (mut refused, mut altered) = (Vec::new(), 0usize);
+    for (i, (from, datagram)) in rx.arrived.iter().enumerate() {
+        if *from != relay_side {
+            continue;
+        }
+        let packet = match plain.map(|p| &p[i]) {
+            None => datagram,
+            Some(Ok(p)) => p,
+            Some(Err(why)) => {
+                refused.push(why.as_str());
+                continue;
+            }
+        };
+        match rtp_ssrc_seq(packet) {
+            Some((ssrc, seq))
+                if ssrc == tx.ssrc && seq < tx.sent && *packet == stream_packet(ssrc, seq) =>
+            {
+                intact.insert(seq);
+            }
+            _ => altered += 1,
+        }
+    }
+    let min_packets = load.min_packets();
+    if intact.len() < min_packets {
+        failures.push(format!(
+            "{call_id}: {} leg {} got {} of the {} packets the {} leg sent intact \
+             (want >= {min_packets} from {relay_side}); it got from: {:?}",
+            rx.side,
+            rx.port,
+            intact.len(),
+            tx.sent,
+            tx.side,
+            rx.received
+                .iter()
+                .map(|(k, v)| (k.0, format!("{:#x}", k.1), v.len()))
+                .collect::<Vec<_>>()
+        ));
+    }
+    if let Some(first) = refused.first() {
+        failures.push(format!(
+            "{call_id}: {} leg {}: libsrtp refused {} packets from {relay_side} \
+             with the relay's key; first: {first}",
+            rx.side,
+            rx.port,
+            refused.len()
+        ));
+    }
+    if altered > 0 {
+        failures.push(format!(
+            "{call_id}: {} leg {}: {altered} packets from {relay_side} are not (once \
+             unprotected, for SRTP) a packet the {} leg sent",
+            rx.side, rx.port, tx.side
+        ));
     }
     failures
 }

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use rtpbolt_tests::bencode::{dict, Bencode};
 use rtpbolt_tests::daemon::TableFile;
-use rtpbolt_tests::libsrtp::{crypto_lines, CryptoLine, LibSrtp};
+use rtpbolt_tests::libsrtp::{crypto_lines, fresh_key, CryptoLine, LibSrtp};
 use rtpbolt_tests::media::{self, Call};
 use rtpbolt_tests::rtp::{self, MediaPair};
 use rtpbolt_tests::{Daemon, DaemonKind};
@@ -41,40 +41,6 @@ fn phone_sdp(ip: &str, port: u16, proto: &str, key: Option<&CryptoLine>) -> Stri
         ));
     }
     s
-}
-
-/// A random master key||salt for `suite`, base64.
-fn fresh_key(tag: u32, suite: &str) -> CryptoLine {
-    let len = if suite == GCM_128 { 28 } else { 30 };
-    let mut b = vec![0u8; len];
-    std::io::Read::read_exact(
-        &mut std::fs::File::open("/dev/urandom").expect("open /dev/urandom"),
-        &mut b,
-    )
-    .expect("random key");
-    CryptoLine {
-        tag,
-        suite: suite.into(),
-        key: base64(&b),
-    }
-}
-
-fn base64(b: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for c in b.chunks(3) {
-        let n = c
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &x)| n | u32::from(x) << (16 - 8 * i));
-        for i in 0..=c.len() {
-            out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-        for _ in c.len()..3 {
-            out.push('=');
-        }
-    }
-    out
 }
 
 /// One direction of a call: who sends where, with which libsrtp sessions.
