@@ -5,6 +5,8 @@
 //! re-encrypt), against the same plain forward; each batch is fresh SRTP from a sender
 //! (protected outside the timing), as replays would take the cheap drop path.
 //!
+//! "srtp-many-flows": RTP→SRTP over 4096 keyed flows, each batch 32 different ones.
+//!
 //! Two batch shapes: "same-flow" (one socket's recvmmsg batch: one key, the common case,
 //! where `process` reuses the lookup) and "distinct-flows" (32 different keys spread over
 //! the table: every packet pays a full lookup, the DPDK/AF_XDP worst case).
@@ -180,5 +182,60 @@ fn bench_srtp(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench, bench_srtp);
+/// RTP→SRTP over 4096 flows with their own keys, 32 different flows per batch: a
+/// media server's mix, where a worker must not rebuild sessions as flows take turns.
+fn bench_srtp_many_flows(c: &mut Criterion) {
+    const FLOWS: usize = 4096;
+    let mut g = c.benchmark_group("process-srtp-many-flows");
+    g.throughput(Throughput::Elements(BATCH_SIZE as u64));
+    g.measurement_time(Duration::from_secs(3));
+    g.warm_up_time(Duration::from_secs(1));
+    let t = FlowTable::create(FLOWS).unwrap();
+    let mut w = t.writer().unwrap();
+    for i in 0..FLOWS {
+        let crypto = FlowCrypto {
+            outbound: Some(SrtpKey {
+                key: [(i % 251) as u8; 32],
+                salt: [(i / 251) as u8; 14],
+                ..srtp_key(0)
+            }),
+            ..FlowCrypto::default()
+        };
+        let action = FlowAction {
+            dst: SocketAddr::from(([198, 51, 100, 1], 6000)),
+            src: local(i ^ 1),
+            expected_src: Some(PEER),
+            src_mismatch: SrcMismatch::Drop,
+            tos: 0xb8,
+            flags: crypto.flags(),
+            stream_id: i as u64,
+        };
+        w.upsert_with_crypto(FlowKey::new(local(i)), &action, &crypto)
+            .unwrap();
+    }
+    let r = t.reader();
+    let mut counters = WorkerCounters::default();
+    let mut stage = dataplane::SrtpStage::default();
+    let mut next = (0..FLOWS).cycle();
+    let mut seq = 0u16;
+    g.bench_function(BenchmarkId::new("rtp-to-srtp", FLOWS), |bench| {
+        bench.iter_batched_ref(
+            || {
+                let mut batch = Batch::new();
+                seq = seq.wrapping_add(1);
+                let mut p = rtp();
+                p[2..4].copy_from_slice(&seq.to_be_bytes());
+                for _ in 0..BATCH_SIZE {
+                    batch.push(local(next.next().unwrap_or(0)), PEER, &p);
+                }
+                batch
+            },
+            |batch| process(batch, &r, &mut counters, &mut stage),
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, bench_srtp, bench_srtp_many_flows);
 criterion_main!(benches);

@@ -5,22 +5,26 @@
 //!
 //! The table holds master keys ([`shared_tables::FlowCrypto`]); deriving session keys
 //! and expanding the AES and HMAC state costs microseconds, so each worker keeps the
-//! derived sessions in a direct-mapped cache indexed by entry slot and tagged with the
-//! keys' generation: a re-key (new generation) or another entry in the slot rebuilds it.
-//! Beside the sessions the cache holds the per-direction stream state (rollover counter,
+//! derived sessions in a line per table slot, tagged with the keys' generation: a re-key
+//! (new generation) or another entry in the slot rebuilds it. A line per slot, not a
+//! smaller cache the slots share: a media server relays thousands of SRTP flows at once,
+//! and flows sharing a line would rebuild it on nearly every packet. A line is allocated
+//! the first time a worker meets its slot's keys (a few KiB: two sessions with expanded
+//! keys) and rebuilt in place after that.
+//! Beside the sessions a line holds the per-direction stream state (rollover counter,
 //! highest sequence number, replay window, SRTCP index). Its progress is published to the
-//! entry once per batch ([`shared_tables::SrtpProgress`]), and a rebuilt cache line starts
+//! entry once per batch ([`shared_tables::SrtpProgress`]), and a rebuilt line starts
 //! from the furthest of what the control plane left in the entry and what a worker
-//! published, so an eviction or a restart of the data plane continues the indices
-//! rather than restarting them. Only the replay window is lost then; a packet it would
-//! have caught is at worst accepted once more.
+//! published, so a restart of the data plane, or a flow moving to another worker,
+//! continues the indices rather than restarting them. Only the replay window is lost
+//! then; a packet it would have caught is at worst accepted once more.
 //!
 //! The transform itself, with its stream rules (one SSRC per direction, a new SSRC
 //! restarts the state), is [`srtp::SrtpRelay`], the same type the control plane relays
 //! with, built from the same table keys by [`session`].
 //!
-//! Per packet: no allocation, lock or system call; a cache miss builds the sessions in
-//! place in the preallocated line.
+//! Per packet: no allocation, lock or system call. Allocation happens once per slot a
+//! worker first meets (and when the line index grows past the highest slot seen).
 
 use shared_tables::{
     EntryId, FlowCrypto, SrtpKey, SrtpProgress, TableReader, FLOW_SRTP_IN, FLOW_SRTP_OUT,
@@ -30,11 +34,6 @@ use srtp::{MasterKey, RelayIndices, SessionFlags, SrtpError, SrtpRelay, SrtpSess
 
 use crate::batch::DropReason;
 use crate::policy::SrtpStep;
-
-/// Cache lines per worker when nothing else is configured. A line holds two sessions
-/// (a few KiB with the expanded keys), so this is a few MiB per worker; flows beyond it
-/// share lines and rebuild on every switch, which costs time, not correctness.
-pub const DEFAULT_SRTP_CACHE: usize = 1024;
 
 /// Dirty lines remembered per batch before their progress is published early.
 const PENDING: usize = 64;
@@ -83,23 +82,22 @@ impl Line {
 
 /// A worker's SRTP state (see the module doc).
 pub struct SrtpStage {
-    lines: Box<[Option<Line>]>,
+    /// By table slot; `None` for slots this worker has no usable keys of.
+    lines: Vec<Option<Box<Line>>>,
     pending: [usize; PENDING],
     npending: usize,
 }
 
 impl Default for SrtpStage {
     fn default() -> Self {
-        SrtpStage::new(DEFAULT_SRTP_CACHE)
+        SrtpStage::new()
     }
 }
 
 impl SrtpStage {
-    /// A stage with `lines` cache lines (rounded up to a power of two, at least 1).
-    pub fn new(lines: usize) -> SrtpStage {
-        let n = lines.max(1).next_power_of_two();
+    pub fn new() -> SrtpStage {
         SrtpStage {
-            lines: (0..n).map(|_| None).collect(),
+            lines: Vec::new(),
             pending: [0; PENDING],
             npending: 0,
         }
@@ -118,18 +116,25 @@ impl SrtpStage {
         if generation == 0 {
             return SrtpOutcome::Punt;
         }
-        let at = step.id.index() & (self.lines.len() - 1);
-        let current =
-            matches!(&self.lines[at], Some(l) if l.id == step.id && l.generation == generation);
+        let at = step.id.index();
+        if at >= self.lines.len() {
+            self.lines.resize_with(at + 1, || None);
+        }
+        let current = matches!(&self.lines[at], Some(l) if l.generation == generation);
         if !current {
             let crypto = table.crypto(step.id);
             if let (Some(old), Some(new)) = (self.lines[at].as_mut(), crypto.as_ref()) {
-                if old.id == step.id {
-                    old.forget_progress_of_replaced_keys(new);
-                }
+                old.forget_progress_of_replaced_keys(new);
             }
             self.publish_line(at, table);
-            self.lines[at] = crypto.and_then(|c| build(table, step.id, c));
+            match (
+                crypto.and_then(|c| build(table, step.id, c)),
+                &mut self.lines[at],
+            ) {
+                (Some(line), Some(old)) => **old = line,
+                (Some(line), slot) => *slot = Some(Box::new(line)),
+                (None, slot) => *slot = None,
+            }
         }
         let Some(line) = self.lines[at].as_mut() else {
             return SrtpOutcome::Punt;
@@ -406,7 +411,7 @@ mod tests {
         let (t, w) = setup(Some(a), Some(b), false);
         let (sender, receiver) = (endpoint(&a), endpoint(&b));
         let (mut tx, mut rx) = (RtpStreamState::default(), RtpStreamState::default());
-        let mut stage = SrtpStage::new(4);
+        let mut stage = SrtpStage::new();
         let sent: Vec<_> = (1..=5)
             .map(|s| protect(&sender, &mut tx, &rtp(s)))
             .collect();
@@ -468,7 +473,7 @@ mod tests {
         let mut tx = RtpStreamState::new(3, 100);
         let mut rx = RtpStreamState::new(3, 100);
         let same = protect(&sender, &mut tx, &rtp_ssrc_seq(1, 101));
-        let (out, _) = run(&t, &mut SrtpStage::new(4), &[same]);
+        let (out, _) = run(&t, &mut SrtpStage::new(), &[same]);
         assert!(
             matches!(out[0].0, Verdict::Forward { .. }),
             "{:?}",
@@ -483,7 +488,7 @@ mod tests {
         // A fresh line meeting a different stream: its first packet has ROC 0.
         let mut tx2 = RtpStreamState::default();
         let other = protect(&sender, &mut tx2, &rtp_ssrc_seq(2, 5));
-        let mut stage = SrtpStage::new(4);
+        let mut stage = SrtpStage::new();
         let (out, c) = run(&t, &mut stage, &[other]);
         assert!(
             matches!(out[0].0, Verdict::Forward { .. }),
@@ -519,7 +524,7 @@ mod tests {
                 ..FlowCrypto::default()
             },
         );
-        let mut stage = SrtpStage::new(4);
+        let mut stage = SrtpStage::new();
         let mut relay_one = |sender: &SrtpKey, tx: &mut RtpStreamState, seq: u16| {
             let p = protect(&endpoint(sender), tx, &rtp(seq));
             let (out, _) = run(&t, &mut stage, &[p]);
@@ -581,7 +586,7 @@ mod tests {
             },
         );
         let receiver = endpoint(&b);
-        let (out, _) = run(&t, &mut SrtpStage::new(4), &[rtp_ssrc_seq(1, 6)]);
+        let (out, _) = run(&t, &mut SrtpStage::new(), &[rtp_ssrc_seq(1, 6)]);
         let mut rx = RtpStreamState::new(1, 5);
         assert_eq!(
             unprotect(&receiver, &mut rx, out[0].1.clone()),
@@ -593,7 +598,7 @@ mod tests {
             (Some(1 << 16 | 6), Some(1))
         );
 
-        let (out, _) = run(&t, &mut SrtpStage::new(4), &[rtp_ssrc_seq(2, 900)]);
+        let (out, _) = run(&t, &mut SrtpStage::new(), &[rtp_ssrc_seq(2, 900)]);
         let mut rx2 = RtpStreamState::default();
         assert_eq!(
             unprotect(&receiver, &mut rx2, out[0].1.clone()),
@@ -608,7 +613,7 @@ mod tests {
         let (t, _w) = setup(None, Some(b), false);
         let receiver = endpoint(&b);
         let mut rx = RtpStreamState::default();
-        let (out, _) = run(&t, &mut SrtpStage::new(4), &[rtp(7), rtp(8)]);
+        let (out, _) = run(&t, &mut SrtpStage::new(), &[rtp(7), rtp(8)]);
         for (i, (_, data)) in out.iter().enumerate() {
             assert_eq!(data.len(), rtp(0).len() + 10);
             assert_eq!(
@@ -622,11 +627,11 @@ mod tests {
         let sender = endpoint(&a);
         let mut tx = RtpStreamState::default();
         let srtp = protect(&sender, &mut tx, &rtp(9));
-        let (out, _) = run(&t, &mut SrtpStage::new(4), &[srtp.clone(), vec![0x80; 11]]);
+        let (out, _) = run(&t, &mut SrtpStage::new(), &[srtp.clone(), vec![0x80; 11]]);
         assert_eq!(out[0].1, rtp(9));
         assert_eq!(out[1].0, Verdict::Drop(DropReason::Malformed));
         // plain RTP to an SRTP-in flow fails authentication rather than passing through
-        let (out, _) = run(&t, &mut SrtpStage::new(4), &[rtp(10)]);
+        let (out, _) = run(&t, &mut SrtpStage::new(), &[rtp(10)]);
         assert_eq!(out[0].0, Verdict::Drop(DropReason::SrtpAuth));
     }
 
@@ -659,7 +664,7 @@ mod tests {
         buf.resize(plain.len() + 64, 0);
         let n = sender.protect_rtcp(&mut tx, &mut buf, plain.len()).unwrap();
         buf.truncate(n);
-        let (out, _) = run(&t, &mut SrtpStage::new(4), &[buf]);
+        let (out, _) = run(&t, &mut SrtpStage::new(), &[buf]);
         let mut got = out[0].1.clone();
         // SRTCP index with the E bit, after the payload: where the control plane left off.
         let at = plain.len();
@@ -676,7 +681,7 @@ mod tests {
     fn rekey_rebuilds_and_missing_keys_punt() {
         let (a, b) = (key(0x11), key(0x22));
         let (t, mut w) = setup(None, Some(a), false);
-        let mut stage = SrtpStage::new(1);
+        let mut stage = SrtpStage::new();
         let (out, _) = run(&t, &mut stage, &[rtp(1)]);
         let mut rx = RtpStreamState::default();
         assert_eq!(unprotect(&endpoint(&a), &mut rx, out[0].1.clone()), rtp(1));

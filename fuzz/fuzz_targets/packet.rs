@@ -109,7 +109,7 @@ fuzz_target!(|data: &[u8]| {
         rest = &tail[n..];
     }
     let mut c = WorkerCounters::default();
-    process(&mut batch, &t.reader(), &mut c, &mut dataplane::SrtpStage::new(4));
+    process(&mut batch, &t.reader(), &mut c, &mut dataplane::SrtpStage::new());
 
     assert_eq!(c.rx_packets, batch.len() as u64);
     assert_eq!(
