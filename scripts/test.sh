@@ -7,9 +7,12 @@ cd "$(dirname "$0")/.."
 need=()
 # libdpdk-dev, dpdk, libclang-dev, pkg-config: the DPDK data plane (feature dataplane/dpdk)
 # and its net_tap tests; iputils-ping: those tests ping through the exception path;
-# python3-venv: libsrtp (pylibsrtp from PyPI) plays the SRTP phones.
+# python3-venv: libsrtp (pylibsrtp from PyPI) plays the SRTP phones; clang, libbpf-dev:
+# the XDP program of the AF_XDP data plane (feature dataplane/af-xdp); ethtool: its tests
+# make the veth peer fill in UDP checksums.
 for pkg in kamailio sip-tester rtpengine-daemon tcpdump \
-    libdpdk-dev dpdk libclang-dev pkg-config iputils-ping python3 python3-venv; do
+    libdpdk-dev dpdk libclang-dev pkg-config iputils-ping python3 python3-venv \
+    clang libbpf-dev ethtool; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -36,11 +39,14 @@ fi
 export RTPBOLT_REQUIRE_LIBSRTP=1
 
 cargo fmt --all -- --check
-# Without the DPDK feature the workspace must not need DPDK or libclang; with it, the DPDK
-# backend and rtpbolt-dataplane are built, linted and tested (net_tap vdevs, as root; the
-# tests fail rather than skip when CI or RTPBOLT_REQUIRE_DPDK is set).
+# Without the DPDK and AF_XDP features the workspace must not need DPDK, libclang or
+# clang; with them, the DPDK backend and rtpbolt-dataplane (net_tap vdevs) and the AF_XDP
+# backend (XDP on veth pairs in network namespaces) are built, linted and tested as root;
+# the tests fail rather than skip when CI or RTPBOLT_REQUIRE_DPDK/_AF_XDP is set.
+features=dataplane/dpdk,dataplane/af-xdp
 cargo clippy --workspace --all-targets -- -D warnings
-cargo clippy --workspace --all-targets --features dataplane/dpdk -- -D warnings
-cargo build --workspace --all-targets --features dataplane/dpdk
-RTPBOLT_REQUIRE_DPDK=1 cargo test --workspace --features dataplane/dpdk -- --test-threads=2
+cargo clippy --workspace --all-targets --features "$features" -- -D warnings
+cargo build --workspace --all-targets --features "$features"
+RTPBOLT_REQUIRE_DPDK=1 RTPBOLT_REQUIRE_AF_XDP=1 \
+    cargo test --workspace --features "$features" -- --test-threads=2
 scripts/fuzz-smoke.sh

@@ -26,11 +26,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::netns::{ip, NetNs};
+use crate::prereq::{env_flag, missing_tool, run_or_skip};
 
 /// Whether the DPDK tests must run here (CI installs DPDK) rather than skip.
 pub fn required() -> bool {
-    let set = |v: &str| std::env::var(v).is_ok_and(|s| !s.is_empty() && s != "0" && s != "false");
-    set("CI") || set("RTPBOLT_REQUIRE_DPDK")
+    env_flag("CI") || env_flag("RTPBOLT_REQUIRE_DPDK")
 }
 
 /// Why this machine cannot run the DPDK end-to-end tests, if it cannot.
@@ -49,28 +49,12 @@ pub fn missing_prerequisite() -> Option<String> {
     if !Path::new("/dev/net/tun").exists() {
         return Some("/dev/net/tun is missing".into());
     }
-    for tool in ["ip", "python3", "ping"] {
-        let found = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !found {
-            return Some(format!("{tool} is not installed"));
-        }
-    }
-    None
+    missing_tool(&["ip", "python3", "ping"])
 }
 
 /// `true` if a DPDK test should run; panics when it must but cannot.
 pub fn prerequisites() -> bool {
-    match missing_prerequisite() {
-        None => true,
-        Some(why) if required() => panic!("DPDK tests are required here but cannot run: {why}"),
-        Some(why) => {
-            eprintln!("skipping DPDK test: {why}");
-            false
-        }
-    }
+    run_or_skip("DPDK", missing_prerequisite(), required())
 }
 
 /// Path of `rtpbolt-dataplane`: `$RTPBOLT_DATAPLANE_BIN`, or the workspace's

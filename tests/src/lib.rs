@@ -5,6 +5,7 @@
 //! The bencode codec here is deliberately independent of the control plane's,
 //! so a bug there cannot hide itself in the tests.
 
+pub mod af_xdp;
 pub mod bencode;
 pub mod capture;
 pub mod daemon;
@@ -15,6 +16,7 @@ pub mod libsrtp;
 pub mod media;
 pub mod netns;
 pub mod ng;
+pub mod prereq;
 pub mod rtp;
 pub mod sipp;
 

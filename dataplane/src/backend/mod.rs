@@ -6,6 +6,8 @@
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
 pub mod udp;
+#[cfg(feature = "af-xdp")]
+pub mod xdp;
 
 use core::time::Duration;
 use std::net::SocketAddr;

@@ -1,0 +1,360 @@
+//! The AF_XDP backend on a real veth pair between two network namespaces this test
+//! creates:
+//!
+//! ```text
+//!  peer namespace                          relay namespace
+//!  ┌───────────────────────────┐ veth ┌──────────────────────────────────────────┐
+//!  │ A 10.79.0.2:5004          │◄────►│ 10.79.0.1, XDP program (flows map hits → │
+//!  │ B 10.79.0.3:5006          │      │ XSK of queue 0, rest → kernel)           │
+//!  └───────────────────────────┘      └──────────────────────────────────────────┘
+//! ```
+//!
+//! A call's two flows are in the flow table and the XDP flow map; RTP from A to
+//! 10.79.0.1:30000 reaches B from 10.79.0.1:30002 and back, every packet through the
+//! socket (its counters and the program's say so, and kernel sockets bound on the same
+//! ports receive nothing). ARP, ping and UDP to other ports reach the relay's kernel;
+//! after the flow is removed from the map its packets reach the kernel socket again.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use dataplane::backend::xdp::{
+    if_index, BindMode, PublishedXsk, RingSizes, Umem, XdpProgram, XskSocket, XskWorker,
+    XskWorkerConfig,
+};
+use dataplane::{PuntSink, PuntedPacket};
+use rtpbolt_tests::af_xdp::prerequisites;
+use rtpbolt_tests::netns::{ip, NetNs};
+use shared_tables::{FlowAction, FlowKey, FlowTable, SrcMismatch};
+
+const RELAY_MAC: [u8; 6] = [0x02, 0x79, 0, 0, 0, 1];
+const PEER_MAC: [u8; 6] = [0x02, 0x79, 0, 0, 0, 2];
+const RELAY_IP: &str = "10.79.0.1";
+const A: &str = "10.79.0.2:5004";
+const B: &str = "10.79.0.3:5006";
+const LEG_A: &str = "10.79.0.1:30000";
+const LEG_B: &str = "10.79.0.1:30002";
+const PACKETS: usize = 50;
+
+fn sa(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+fn mac_str(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+#[derive(Default)]
+struct Punts(Mutex<Vec<PuntedPacket>>);
+
+impl PuntSink for Punts {
+    fn punt(&self, pkt: PuntedPacket) {
+        self.0.lock().unwrap().push(pkt);
+    }
+}
+
+/// The veth pair's namespaces; deleting them deletes the pair and its XDP attachment.
+struct Wire {
+    peer: NetNs,
+    relay: NetNs,
+    relay_if: String,
+}
+
+fn wire() -> Wire {
+    let pid = std::process::id();
+    let peer = NetNs::create(&format!("rbx-xdp-p-{pid}")).unwrap();
+    let relay = NetNs::create(&format!("rbx-xdp-r-{pid}")).unwrap();
+    let (peer_if, relay_if) = (format!("rbxp{pid}"), format!("rbxr{pid}"));
+    ip(&[
+        "link",
+        "add",
+        &peer_if,
+        "netns",
+        peer.name(),
+        "address",
+        &mac_str(PEER_MAC),
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &relay_if,
+        "netns",
+        relay.name(),
+        "address",
+        &mac_str(RELAY_MAC),
+    ])
+    .unwrap();
+    peer.ip(&["addr", "add", "10.79.0.2/24", "dev", &peer_if])
+        .unwrap();
+    peer.ip(&["addr", "add", "10.79.0.3/24", "dev", &peer_if])
+        .unwrap();
+    relay
+        .ip(&["addr", "add", "10.79.0.1/24", "dev", &relay_if])
+        .unwrap();
+    peer.ip(&["link", "set", &peer_if, "up"]).unwrap();
+    relay.ip(&["link", "set", &relay_if, "up"]).unwrap();
+    // A veth leaves UDP checksums to the receiver (CHECKSUM_PARTIAL); the frame path
+    // checks them in the raw frame, so the peer must fill them in as a NIC would.
+    let out = peer
+        .command("ethtool")
+        .args(["-K", &peer_if, "tx", "off"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ethtool: {out:?}");
+    Wire {
+        peer,
+        relay,
+        relay_if,
+    }
+}
+
+/// The worker thread; stopped and joined on drop.
+struct Running {
+    stop: Arc<AtomicBool>,
+    published: Arc<PublishedXsk>,
+    thread: Option<JoinHandle<XskWorker>>,
+}
+
+impl Running {
+    fn stop(&mut self) -> Option<XskWorker> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.take().map(|t| t.join().unwrap())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn rtp(seq: u16) -> Vec<u8> {
+    let mut p = vec![0x80, 0x00];
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&[0, 0, 0, 160, 0x12, 0x34, 0x56, 0x78]);
+    p.resize(12 + 160, seq as u8);
+    p
+}
+
+/// Receives `n` datagrams (or fewer by the deadline), with their sources.
+fn recv_n(s: &UdpSocket, n: usize) -> Vec<(Vec<u8>, SocketAddr)> {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 2048];
+    while got.len() < n && Instant::now() < deadline {
+        s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        if let Ok((len, from)) = s.recv_from(&mut buf) {
+            got.push((buf[..len].to_vec(), from));
+        }
+    }
+    got
+}
+
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn flow(dst: &str, src: &str, expected: &str, id: u64) -> FlowAction {
+    FlowAction {
+        dst: sa(dst),
+        src: sa(src),
+        expected_src: Some(sa(expected)),
+        src_mismatch: SrcMismatch::Drop,
+        tos: 0,
+        flags: 0,
+        stream_id: id,
+    }
+}
+
+#[test]
+fn table_hits_go_through_the_socket_and_the_rest_to_the_kernel() {
+    if !prerequisites() {
+        return;
+    }
+    let w = wire();
+    let relay_if = w.relay_if.clone();
+    // Everything bound to the relay's interface is created inside its namespace; the
+    // program, socket and kernel sockets work from any thread afterwards.
+    let (mut prog, sock, kernel_a, kernel_other) = w
+        .relay
+        .run(move || {
+            let prog = XdpProgram::attach(&relay_if, false).unwrap();
+            let umem = Umem::new(1024, 4096).unwrap();
+            let sizes = RingSizes {
+                fill: 1024,
+                completion: 1024,
+                rx: 512,
+                tx: 512,
+            };
+            let sock =
+                XskSocket::bind(umem, if_index(&relay_if).unwrap(), 0, sizes, BindMode::Auto)
+                    .unwrap();
+            // The control plane's sockets on the same ports: they must see nothing
+            // while the flow is in the map.
+            let kernel_a = UdpSocket::bind(LEG_A).unwrap();
+            let kernel_other = UdpSocket::bind((RELAY_IP, 40000)).unwrap();
+            (prog, sock, kernel_a, kernel_other)
+        })
+        .unwrap();
+    eprintln!(
+        "XDP program attached in {:?} mode, socket in {} mode",
+        prog.mode(),
+        if sock.zero_copy() {
+            "zero-copy"
+        } else {
+            "copy"
+        }
+    );
+    prog.register_socket(0, &sock).unwrap();
+
+    let table = FlowTable::create(64).unwrap();
+    let mut writer = table.writer().unwrap();
+    writer
+        .upsert(FlowKey::new(sa(LEG_A)), &flow(B, LEG_B, A, 1))
+        .unwrap();
+    writer
+        .upsert(FlowKey::new(sa(LEG_B)), &flow(A, LEG_A, B, 2))
+        .unwrap();
+    prog.insert_flow(sa(LEG_A)).unwrap();
+    prog.insert_flow(sa(LEG_B)).unwrap();
+    assert!(prog.has_flow(sa(LEG_A)));
+
+    let punts = Arc::new(Punts::default());
+    let mut worker = XskWorker::new(
+        sock,
+        table.reader(),
+        punts.clone(),
+        &XskWorkerConfig {
+            mac: RELAY_MAC,
+            neighbours: 1024,
+            mtu: 1500,
+            busy_poll: false,
+        },
+    );
+    // Both phones sit behind the peer's one veth MAC (the kernel's neighbour table would
+    // say so; reading it is the control plane's job, not yet wired).
+    for peer in [A, B] {
+        worker.learn_neighbour(sa(peer).ip(), PEER_MAC);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let published = Arc::new(PublishedXsk::default());
+    let mut running = Running {
+        stop: stop.clone(),
+        published: published.clone(),
+        thread: Some({
+            let (stop, published) = (stop.clone(), published.clone());
+            std::thread::spawn(move || {
+                worker.run(&stop, &published);
+                worker
+            })
+        }),
+    };
+
+    let (a, b) = w
+        .peer
+        .run(|| (UdpSocket::bind(A).unwrap(), UdpSocket::bind(B).unwrap()))
+        .unwrap();
+
+    // A → relay → B
+    for seq in 0..PACKETS {
+        a.send_to(&rtp(seq as u16), LEG_A).unwrap();
+    }
+    let got = recv_n(&b, PACKETS);
+    assert_eq!(got.len(), PACKETS, "B received {} of {PACKETS}", got.len());
+    for (i, (data, from)) in got.iter().enumerate() {
+        assert_eq!(*from, sa(LEG_B));
+        assert_eq!(*data, rtp(i as u16));
+    }
+    // B → relay → A
+    for seq in 0..PACKETS {
+        b.send_to(&rtp(1000 + seq as u16), LEG_B).unwrap();
+    }
+    let got = recv_n(&a, PACKETS);
+    assert_eq!(got.len(), PACKETS, "A received {} of {PACKETS}", got.len());
+    assert!(got.iter().all(|(_, from)| *from == sa(LEG_A)));
+
+    let forwarded = 2 * PACKETS as u64;
+    wait_until("counters", || {
+        running.published.load().tx_completed >= forwarded
+    });
+    let x = running.published.load();
+    let f = running.published.frame.load();
+    eprintln!("socket counters: {x:?}");
+    eprintln!("frame counters: {f:?}");
+    assert_eq!((x.rx, x.tx, x.punted), (forwarded, forwarded, 0));
+    assert_eq!((f.forwarded, f.rx_packets), (forwarded, forwarded));
+    let s = prog.stats().unwrap();
+    eprintln!("program counters: {s:?}");
+    assert_eq!(s.redirected, forwarded);
+    assert!(punts.0.lock().unwrap().is_empty());
+    kernel_a.set_nonblocking(true).unwrap();
+    assert!(
+        kernel_a.recv_from(&mut [0u8; 64]).is_err(),
+        "a table hit reached the kernel socket"
+    );
+    let (e1, e2) = (
+        writer.counters(&FlowKey::new(sa(LEG_A))).unwrap(),
+        writer.counters(&FlowKey::new(sa(LEG_B))).unwrap(),
+    );
+    assert_eq!((e1.packets, e2.packets), (PACKETS as u64, PACKETS as u64));
+
+    // Not in the map: UDP to another port, and ping (ARP already did, or A's first
+    // packet would not have left the peer).
+    a.send_to(b"not media", (RELAY_IP, 40000)).unwrap();
+    let got = recv_n(&kernel_other, 1);
+    assert_eq!(
+        got.len(),
+        1,
+        "UDP to an unmapped port did not reach the kernel"
+    );
+    assert_eq!(got[0], (b"not media".to_vec(), sa(A)));
+    let ping = w
+        .peer
+        .command("ping")
+        .args(["-c", "1", "-W", "2", RELAY_IP])
+        .output()
+        .unwrap();
+    assert!(
+        ping.status.success(),
+        "ping through XDP_PASS failed: {ping:?}"
+    );
+
+    // The call is deleted: its map entry goes, and its packets go to the kernel again.
+    prog.remove_flow(sa(LEG_A)).unwrap();
+    writer.remove(&FlowKey::new(sa(LEG_A)));
+    assert!(!prog.has_flow(sa(LEG_A)));
+    kernel_a.set_nonblocking(false).unwrap();
+    a.send_to(&rtp(7), LEG_A).unwrap();
+    let got = recv_n(&kernel_a, 1);
+    assert_eq!(
+        got.len(),
+        1,
+        "after removal the flow's packet did not reach the kernel"
+    );
+    assert_eq!(got[0], (rtp(7), sa(A)));
+    let after = prog.stats().unwrap();
+    assert_eq!(after.redirected, forwarded, "redirected after removal");
+    assert!(after.passed > s.passed);
+
+    let worker = running.stop().unwrap();
+    assert_eq!(worker.counters().rx, forwarded);
+    let st = worker.statistics().unwrap();
+    eprintln!("XDP_STATISTICS: {st:?}");
+    assert_eq!(
+        (st.rx_dropped, st.rx_invalid_descs, st.tx_invalid_descs),
+        (0, 0, 0)
+    );
+    drop(prog);
+    drop(w);
+}
