@@ -43,7 +43,7 @@ cargo fmt --all -- --check
 # clang; with them, the DPDK backend and rtpbolt-dataplane (net_tap vdevs) and the AF_XDP
 # backend (XDP on veth pairs in network namespaces) are built, linted and tested as root;
 # the tests fail rather than skip when CI or RTPBOLT_REQUIRE_DPDK/_AF_XDP is set.
-features=dataplane/dpdk,dataplane/af-xdp
+features=dataplane/dpdk,dataplane/af-xdp,rtpbolt-tests/af-xdp
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy --workspace --all-targets --features "$features" -- -D warnings
 cargo build --workspace --all-targets --features "$features"

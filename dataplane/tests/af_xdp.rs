@@ -26,13 +26,9 @@ use dataplane::backend::xdp::{
     XskWorkerConfig,
 };
 use dataplane::{PuntSink, PuntedPacket};
-use rtpbolt_tests::af_xdp::prerequisites;
-use rtpbolt_tests::netns::{ip, NetNs};
+use rtpbolt_tests::af_xdp::{prerequisites, VethPair, PEER_MAC, RELAY_IP, RELAY_MAC};
 use shared_tables::{FlowAction, FlowKey, FlowTable, SrcMismatch};
 
-const RELAY_MAC: [u8; 6] = [0x02, 0x79, 0, 0, 0, 1];
-const PEER_MAC: [u8; 6] = [0x02, 0x79, 0, 0, 0, 2];
-const RELAY_IP: &str = "10.79.0.1";
 const A: &str = "10.79.0.2:5004";
 const B: &str = "10.79.0.3:5006";
 const LEG_A: &str = "10.79.0.1:30000";
@@ -43,74 +39,12 @@ fn sa(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }
 
-fn mac_str(m: [u8; 6]) -> String {
-    m.iter()
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
-}
-
 #[derive(Default)]
 struct Punts(Mutex<Vec<PuntedPacket>>);
 
 impl PuntSink for Punts {
     fn punt(&self, pkt: PuntedPacket) {
         self.0.lock().unwrap().push(pkt);
-    }
-}
-
-/// The veth pair's namespaces; deleting them deletes the pair and its XDP attachment.
-struct Wire {
-    peer: NetNs,
-    relay: NetNs,
-    relay_if: String,
-}
-
-fn wire() -> Wire {
-    let pid = std::process::id();
-    let peer = NetNs::create(&format!("rbx-xdp-p-{pid}")).unwrap();
-    let relay = NetNs::create(&format!("rbx-xdp-r-{pid}")).unwrap();
-    let (peer_if, relay_if) = (format!("rbxp{pid}"), format!("rbxr{pid}"));
-    ip(&[
-        "link",
-        "add",
-        &peer_if,
-        "netns",
-        peer.name(),
-        "address",
-        &mac_str(PEER_MAC),
-        "type",
-        "veth",
-        "peer",
-        "name",
-        &relay_if,
-        "netns",
-        relay.name(),
-        "address",
-        &mac_str(RELAY_MAC),
-    ])
-    .unwrap();
-    peer.ip(&["addr", "add", "10.79.0.2/24", "dev", &peer_if])
-        .unwrap();
-    peer.ip(&["addr", "add", "10.79.0.3/24", "dev", &peer_if])
-        .unwrap();
-    relay
-        .ip(&["addr", "add", "10.79.0.1/24", "dev", &relay_if])
-        .unwrap();
-    peer.ip(&["link", "set", &peer_if, "up"]).unwrap();
-    relay.ip(&["link", "set", &relay_if, "up"]).unwrap();
-    // A veth leaves UDP checksums to the receiver (CHECKSUM_PARTIAL); the frame path
-    // checks them in the raw frame, so the peer must fill them in as a NIC would.
-    let out = peer
-        .command("ethtool")
-        .args(["-K", &peer_if, "tx", "off"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "ethtool: {out:?}");
-    Wire {
-        peer,
-        relay,
-        relay_if,
     }
 }
 
@@ -182,7 +116,7 @@ fn table_hits_go_through_the_socket_and_the_rest_to_the_kernel() {
     if !prerequisites() {
         return;
     }
-    let w = wire();
+    let w = VethPair::create("xdp").unwrap();
     let relay_if = w.relay_if.clone();
     // Everything bound to the relay's interface is created inside its namespace; the
     // program, socket and kernel sockets work from any thread afterwards.
@@ -319,16 +253,7 @@ fn table_hits_go_through_the_socket_and_the_rest_to_the_kernel() {
         "UDP to an unmapped port did not reach the kernel"
     );
     assert_eq!(got[0], (b"not media".to_vec(), sa(A)));
-    let ping = w
-        .peer
-        .command("ping")
-        .args(["-c", "1", "-W", "2", RELAY_IP])
-        .output()
-        .unwrap();
-    assert!(
-        ping.status.success(),
-        "ping through XDP_PASS failed: {ping:?}"
-    );
+    w.assert_ping_reaches_relay();
 
     // The call is deleted: its map entry goes, and its packets go to the kernel again.
     prog.remove_flow(sa(LEG_A)).unwrap();

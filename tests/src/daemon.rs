@@ -1,6 +1,6 @@
 //! Starting and stopping the daemons under test.
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -28,7 +28,20 @@ pub struct Daemon {
     /// How it was started, for [`Daemon::restart`].
     program: PathBuf,
     args: Vec<String>,
+    placement: Placement,
     _ports: PortBlock,
+}
+
+/// Where a daemon and its ng clients run: by default both here, ng on 127.0.0.1.
+#[derive(Clone, Debug, Default)]
+pub struct Placement {
+    /// Run the daemon inside this network namespace (`ip netns exec`, which execs the
+    /// daemon, so the child's PID is the daemon's).
+    pub netns: Option<String>,
+    /// ng listens on this address instead of 127.0.0.1.
+    pub ng_ip: Option<IpAddr>,
+    /// ng clients are made inside this network namespace.
+    pub client_netns: Option<String>,
 }
 
 /// A reserved block of ports: one ng port, one spare (TCP ng), and a media
@@ -103,7 +116,13 @@ pub fn target_dir() -> PathBuf {
 /// demand, so `cargo test -p rtpbolt-tests` alone works).
 pub fn rtpbolt_bin() -> PathBuf {
     static BUILD: std::sync::Once = std::sync::Once::new();
-    workspace_bin("RTPBOLT_BIN", "controlplane", "rtpbolt", &[], &BUILD)
+    // With this crate's `af-xdp` feature the AF_XDP tests run, and need it in the daemon.
+    let features: &[&str] = if cfg!(feature = "af-xdp") {
+        &["dataplane/af-xdp"]
+    } else {
+        &[]
+    };
+    workspace_bin("RTPBOLT_BIN", "controlplane", "rtpbolt", features, &BUILD)
 }
 
 /// `$ENV_VAR` if set, else binary `bin` of workspace package `package` built
@@ -152,9 +171,23 @@ impl Daemon {
     /// `interfaces` (e.g. `["127.0.0.1"]`), plus `extra` options. Waits until it
     /// answers `ping`.
     pub fn start(kind: DaemonKind, interfaces: &[&str], extra: &[&str]) -> Daemon {
+        Daemon::start_placed(kind, interfaces, extra, Placement::default())
+    }
+
+    /// [`start`](Self::start) at `placement` (e.g. inside a network namespace, with ng
+    /// on an address there and the clients in another namespace).
+    pub fn start_placed(
+        kind: DaemonKind,
+        interfaces: &[&str],
+        extra: &[&str],
+        placement: Placement,
+    ) -> Daemon {
         let ports = reserve_ports();
         let (ng_port, port_min, port_max) = (ports.ng, ports.port_min, ports.port_max);
-        let ng: SocketAddr = format!("127.0.0.1:{ng_port}").parse().expect("ng addr");
+        let ng = SocketAddr::new(
+            placement.ng_ip.unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            ng_port,
+        );
         let log_path = std::env::temp_dir().join(format!(
             "rtpbolt-test-{:?}-{}-{}.log",
             kind,
@@ -180,7 +213,7 @@ impl Daemon {
             DaemonKind::Rtpengine => PathBuf::from("/usr/bin/rtpengine"),
         };
         std::fs::File::create(&log_path).expect("create daemon log");
-        let child = spawn(&program, &args, &log_path);
+        let child = spawn(&program, &args, &log_path, placement.netns.as_deref());
         let mut daemon = Daemon {
             kind,
             child,
@@ -190,6 +223,7 @@ impl Daemon {
             log_path,
             program,
             args,
+            placement,
             _ports: ports,
         };
         daemon.wait_ready();
@@ -208,7 +242,12 @@ impl Daemon {
     /// waits until it answers `ping`.
     pub fn restart(&mut self) {
         assert!(!self.is_running(), "restart of a running daemon");
-        self.child = spawn(&self.program, &self.args, &self.log_path);
+        self.child = spawn(
+            &self.program,
+            &self.args,
+            &self.log_path,
+            self.placement.netns.as_deref(),
+        );
         self.wait_ready();
     }
 
@@ -235,9 +274,15 @@ impl Daemon {
         panic!("{:?} did not answer ping; log:\n{}", self.kind, self.log());
     }
 
-    /// A fresh ng client bound to an ephemeral loopback port.
+    /// A fresh ng client bound to an ephemeral port (loopback for a loopback ng
+    /// address), inside the placement's client namespace if it has one.
     pub fn client(&self) -> NgClient {
-        NgClient::new(self.ng)
+        let ng = self.ng;
+        match &self.placement.client_netns {
+            None => NgClient::new(ng),
+            Some(ns) => crate::netns::run_in(ns, move || NgClient::new(ng))
+                .unwrap_or_else(|e| panic!("ng client inside namespace {ns}: {e}")),
+        }
     }
 
     /// The daemon's log so far (for failure messages).
@@ -272,13 +317,25 @@ impl Drop for Daemon {
     }
 }
 
-fn spawn(program: &std::path::Path, args: &[String], log_path: &std::path::Path) -> Child {
+fn spawn(
+    program: &std::path::Path,
+    args: &[String],
+    log_path: &std::path::Path,
+    netns: Option<&str>,
+) -> Child {
     let log = std::fs::OpenOptions::new()
         .append(true)
         .open(log_path)
         .expect("open daemon log");
-    Command::new(program)
-        .args(args)
+    let mut cmd = match netns {
+        None => Command::new(program),
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns]).arg(program);
+            c
+        }
+    };
+    cmd.args(args)
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("dup log"))
         .stderr(log)

@@ -75,14 +75,23 @@ impl NetNs {
     /// Runs `f` on a thread inside the namespace and returns its result;
     /// sockets it creates belong to the namespace.
     pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> io::Result<T> {
-        let ns = File::open(format!("/run/netns/{}", self.name))?;
-        std::thread::spawn(move || -> io::Result<T> {
-            move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network))?;
-            Ok(f())
-        })
-        .join()
-        .map_err(|_| io::Error::other("closure inside the namespace panicked"))?
+        run_in(&self.name, f)
     }
+}
+
+/// Runs `f` on a thread inside the named namespace (`ip netns add NAME`) and returns its
+/// result; sockets it creates belong to the namespace.
+pub fn run_in<T: Send + 'static>(
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> io::Result<T> {
+    let ns = File::open(format!("/run/netns/{name}"))?;
+    std::thread::spawn(move || -> io::Result<T> {
+        move_into_link_name_space(ns.as_fd(), Some(LinkNameSpaceType::Network))?;
+        Ok(f())
+    })
+    .join()
+    .map_err(|_| io::Error::other("closure inside the namespace panicked"))?
 }
 
 impl Drop for NetNs {

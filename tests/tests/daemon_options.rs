@@ -539,3 +539,58 @@ both!(
     legacy_listeners_rtpbolt,
     legacy_listeners_rtpengine
 );
+
+/// `--dataplane=auto` where AF_XDP cannot run (media on loopback; `--table=-1`) starts
+/// on sockets with one line saying why; with `--no-fallback` the same start fails with a
+/// non-zero status and the reason, and so does `--dataplane=af-xdp` on an interface
+/// that does not exist (or in a build without AF_XDP).
+#[test]
+fn dataplane_fallback_and_no_fallback_rtpbolt() {
+    for (extra, reason) in [
+        (
+            &["--table=0", "--dataplane=auto"][..],
+            "media addresses are on loopback device lo",
+        ),
+        (
+            &["--dataplane=auto"][..],
+            "--table=-1 disables the fast path",
+        ),
+    ] {
+        let (a, ng, _) = base_args(extra);
+        let mut p = Proc::spawn(DaemonKind::Rtpbolt, &a);
+        p.wait_ping(ng);
+        let log = p.log();
+        let chosen: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("data plane: sockets (--dataplane=auto"))
+            .collect();
+        assert_eq!(chosen.len(), 1, "{extra:?}: {log}");
+        assert!(chosen[0].contains(reason), "{extra:?}: {log}");
+
+        let mut fatal = extra.to_vec();
+        fatal.push("--no-fallback");
+        let (a, _, _) = base_args(&fatal);
+        let mut p = Proc::spawn(DaemonKind::Rtpbolt, &a);
+        let st = p.wait_exit(Duration::from_secs(10));
+        assert!(st.is_some_and(|s| !s.success()), "{fatal:?}: {st:?}");
+        let log = p.log();
+        assert!(
+            log.contains("--no-fallback: AF_XDP could not start") && log.contains(reason),
+            "{fatal:?}: {log}"
+        );
+    }
+    let (a, _, _) = base_args(&[
+        "--table=0",
+        "--dataplane=af-xdp",
+        "--xdp-interface=rbx-no-such0",
+        "--no-fallback",
+    ]);
+    let mut p = Proc::spawn(DaemonKind::Rtpbolt, &a);
+    let st = p.wait_exit(Duration::from_secs(10));
+    assert!(st.is_some_and(|s| !s.success()), "{st:?}");
+    let log = p.log();
+    assert!(
+        log.contains("rbx-no-such0") || log.contains("built without AF_XDP support"),
+        "{log}"
+    );
+}

@@ -124,7 +124,7 @@ impl CallRegistry {
                     let unchanged = u.was_programmed
                         && self.table.get(&key).map(|(_, cur)| cur) == Some(a)
                         && same_keys(self.table.crypto(&key).as_ref(), c.as_ref());
-                    let write = |table: &mut shared_tables::TableWriter| match &c {
+                    let write = |table: &mut super::steering::FlowWriter| match &c {
                         Some(c) => table.upsert_with_crypto(key, &a, c),
                         None => table.upsert(key, &a),
                     };

@@ -19,6 +19,7 @@ mod registry;
 mod srtp;
 pub mod srtp_path;
 mod statistics;
+pub mod steering;
 #[cfg(test)]
 mod tests;
 
@@ -27,6 +28,7 @@ pub use interfaces::{Interfaces, LocalAddress, LogicalInterface};
 pub use orphans::{OrphanGroup, Orphans};
 pub use registry::{CallRegistry, PortAllocator, Settings, Transmit};
 pub use statistics::Totals;
+pub use steering::{FlowSteering, FlowWriter};
 
 use thiserror::Error;
 

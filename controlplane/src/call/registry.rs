@@ -89,7 +89,7 @@ pub struct CallRegistry {
     pub(super) by_local: HashMap<SocketAddr, StreamRef>,
     pub(super) interfaces: Interfaces,
     pub(super) settings: Settings,
-    pub(super) table: TableWriter,
+    pub(super) table: super::steering::FlowWriter,
     pub(super) ports: Box<dyn PortAllocator + Send>,
     pub(super) totals: Totals,
     pub(super) started: SystemTime,
@@ -113,13 +113,19 @@ impl CallRegistry {
             by_local: HashMap::new(),
             interfaces,
             settings,
-            table,
+            table: super::steering::FlowWriter::new(table),
             ports,
             totals: Totals::default(),
             started: wall,
             orphans: Default::default(),
             keys: Box::new(OsKeys),
         }
+    }
+
+    /// Tells `steering` (the AF_XDP data plane's flow map) about every flow-table entry
+    /// from now on, and about those already there.
+    pub fn set_steering(&mut self, steering: Box<dyn super::steering::FlowSteering>) {
+        self.table.set_steering(steering);
     }
 
     /// Replaces the source of SDES keys (the OS RNG by default).

@@ -125,6 +125,14 @@ impl CallRegistry {
         }
 
         let mut out = Dict::new();
+        // Not rtpengine's: the AF_XDP data plane's program and socket counters.
+        if let Some(counters) = self.table.steering_counters() {
+            let mut d = Dict::new();
+            for (name, v) in counters {
+                d.insert(name, v as i64);
+            }
+            out.insert("afxdpstatistics", d);
+        }
         out.insert("currentstatistics", current);
         out.insert("totalstatistics", total);
         out.insert("controlstatistics", control);

@@ -107,10 +107,42 @@ pub struct Config {
     /// `/dev/shm` or a hugetlbfs mount) instead of an anonymous memfd, so a separate data
     /// plane (`rtpbolt-dataplane`) can map it and a restarted daemon takes it over.
     pub flow_table: Option<PathBuf>,
+    /// `--dataplane` (rtpbolt's own): which data plane forwards flow-table hits.
+    pub dataplane: DataplaneChoice,
+    /// `--xdp-interface` (rtpbolt's own): the interface the AF_XDP data plane attaches
+    /// to; unset: the device holding the media addresses.
+    pub xdp_interface: Option<String>,
+    /// `--no-fallback` (rtpengine's "only start when the kernel module is available"):
+    /// failing to start the chosen fast path is fatal instead of falling back to sockets.
+    pub no_fallback: bool,
     /// The config file actually read, if any.
     pub config_file: Option<PathBuf>,
     /// One line per ignored option or value, for `main` to log.
     pub warnings: Vec<String>,
+}
+
+/// `--dataplane`: which data plane forwards flow-table hits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataplaneChoice {
+    /// Worker threads on the ports' UDP sockets (the default).
+    Sockets,
+    /// An XDP program steering table hits to AF_XDP sockets, next to the sockets path
+    /// for everything else.
+    AfXdp,
+    /// AF_XDP if the interface and kernel allow it (and `--table` is not negative),
+    /// else sockets.
+    Auto,
+}
+
+impl DataplaneChoice {
+    fn parse(v: &str) -> Option<DataplaneChoice> {
+        match v {
+            "sockets" => Some(DataplaneChoice::Sockets),
+            "af-xdp" | "af_xdp" | "xdp" => Some(DataplaneChoice::AfXdp),
+            "auto" => Some(DataplaneChoice::Auto),
+            _ => None,
+        }
+    }
 }
 
 /// The outside world as configuration parsing needs it.
@@ -377,6 +409,11 @@ impl Config {
             }
             Some((v, _)) => v,
         };
+        let dataplane = match string("dataplane") {
+            None => DataplaneChoice::Sockets,
+            Some((v, origin)) => DataplaneChoice::parse(&v)
+                .ok_or_else(|| bad("dataplane", &v, "must be sockets, af-xdp or auto", &origin))?,
+        };
         let num_threads = match secs("num-threads") {
             Some(n) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
             _ => env.cpu_count().unwrap_or(4).max(4),
@@ -411,6 +448,9 @@ impl Config {
             log_facility,
             table: int("table").map_or(-1, |(v, _)| i32::try_from(v).unwrap_or(-1)),
             flow_table: string("flow-table").map(|(v, _)| PathBuf::from(v)),
+            dataplane,
+            xdp_interface: string("xdp-interface").map(|(v, _)| v),
+            no_fallback: flag("no-fallback"),
             config_file: None,
             warnings,
         })
@@ -588,6 +628,30 @@ mod tests {
     }
 
     #[test]
+    fn dataplane_choice_interface_and_no_fallback() {
+        let base = "--config-file=none -i 10.0.0.1 -n 2223";
+        let c = run(base, &FakeEnv::default()).expect("parses");
+        assert_eq!(
+            (c.dataplane, c.xdp_interface.as_deref(), c.no_fallback),
+            (DataplaneChoice::Sockets, None, false)
+        );
+        let c = run(
+            &format!("{base} --dataplane=af-xdp --xdp-interface=eth1 -F"),
+            &FakeEnv::default(),
+        )
+        .expect("parses");
+        assert_eq!(
+            (c.dataplane, c.xdp_interface.as_deref(), c.no_fallback),
+            (DataplaneChoice::AfXdp, Some("eth1"), true)
+        );
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        let c = run(&format!("{base} --dataplane=auto"), &FakeEnv::default()).expect("auto");
+        assert_eq!(c.dataplane, DataplaneChoice::Auto);
+        let e = run(&format!("{base} --dataplane=dpdk"), &FakeEnv::default()).expect_err("dpdk");
+        assert!(e.to_string().contains("sockets, af-xdp or auto"), "{e}");
+    }
+
+    #[test]
     fn flow_table_path_from_file_or_command_line() {
         let base = "--config-file=none -i 10.0.0.1 -n 2223";
         let c = run(base, &FakeEnv::default()).expect("parses");
@@ -732,7 +796,7 @@ mod tests {
     #[test]
     fn unsupported_options_warn_once_each() {
         let c = run(
-            "--config-file=none -i 10.0.0.1 -n 2223 --redis 127.0.0.1:6379/1 -F --cn-payload 1 --cn-payload 2 --max-load 2.5",
+            "--config-file=none -i 10.0.0.1 -n 2223 --redis 127.0.0.1:6379/1 --cn-payload 1 --cn-payload 2 --max-load 2.5",
             &FakeEnv::default(),
         )
         .expect("parses");
@@ -741,7 +805,6 @@ mod tests {
             [
                 "option --cn-payload is not supported yet, ignored",
                 "option --max-load is not supported yet, ignored",
-                "option --no-fallback is not supported yet, ignored",
                 "option --redis is not supported yet, ignored",
             ]
         );
@@ -775,6 +838,7 @@ mod tests {
                 options::ArgKind::Double => "1.5",
                 _ if spec.long.starts_with("listen-") => "127.0.0.1:1",
                 _ if spec.long == "log-facility" => "local0",
+                _ if spec.long == "dataplane" => "auto",
                 _ => "x",
             };
             text.push_str(&format!("{} = {v}\n", spec.long));
@@ -821,6 +885,15 @@ mod tests {
             ),
             proptest::option::of("/[a-z]{1,8}\\.pid"),
             proptest::option::of("/dev/(shm|hugepages)/[a-z.-]{1,12}"),
+            (
+                prop_oneof![
+                    Just(DataplaneChoice::Sockets),
+                    Just(DataplaneChoice::AfXdp),
+                    Just(DataplaneChoice::Auto),
+                ],
+                proptest::option::of("[a-z]{1,8}[0-9]"),
+                any::<bool>(),
+            ),
         )
             .prop_filter_map(
                 "valid ports",
@@ -830,6 +903,7 @@ mod tests {
                     (tos, nt, fg, ls, ll, table),
                     pid,
                     ft_path,
+                    (dataplane, xdp_interface, no_fallback),
                 )| {
                     // The resolver keeps the first of identical specs, wherever they are.
                     let mut unique: Vec<InterfaceSpec> = Vec::new();
@@ -863,6 +937,9 @@ mod tests {
                         log_facility: "daemon".to_owned(),
                         table,
                         flow_table: ft_path.map(PathBuf::from),
+                        dataplane,
+                        xdp_interface,
+                        no_fallback,
                         config_file: None,
                         warnings: Vec::new(),
                     })
@@ -901,6 +978,18 @@ mod tests {
         }
         if let Some(p) = &c.flow_table {
             v.push(("flow-table", Some(p.display().to_string())));
+        }
+        let dataplane = match c.dataplane {
+            DataplaneChoice::Sockets => "sockets",
+            DataplaneChoice::AfXdp => "af-xdp",
+            DataplaneChoice::Auto => "auto",
+        };
+        v.push(("dataplane", Some(dataplane.to_owned())));
+        if let Some(i) = &c.xdp_interface {
+            v.push(("xdp-interface", Some(i.clone())));
+        }
+        if c.no_fallback {
+            v.push(("no-fallback", None));
         }
         if c.foreground {
             v.push(("foreground", None));

@@ -119,7 +119,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     o("foreground", Some('f'), Flag, "", Y),
     o("thread-stack", None, Int, "INT", N),
     o("table", Some('t'), Int, "INT", Y),
-    o("no-fallback", Some('F'), Flag, "", N),
+    o("no-fallback", Some('F'), Flag, "", Y),
     o("interface", Some('i'), List, "[NAME/]IP[!IP]", Y),
     o("save-interface-ports", Some('S'), Flag, "", N),
     o("subscribe-keyspace", Some('k'), List, "INT INT ...", N),
@@ -286,10 +286,12 @@ pub const OPTIONS: &[OptionSpec] = &[
     o("janus-secret", None, Str, "STRING", N),
     // rtpbolt's own options from here on (see EXTENSIONS_FROM).
     o("flow-table", None, Str, "FILE", Y),
+    o("dataplane", None, Str, "sockets|af-xdp|auto", Y),
+    o("xdp-interface", None, Str, "IFACE", Y),
 ];
 
 /// Index in [`OPTIONS`] of the first option rtpengine does not have.
-pub const EXTENSIONS_FROM: usize = OPTIONS.len() - 1;
+pub const EXTENSIONS_FROM: usize = OPTIONS.len() - 3;
 
 /// Looks an option up by long name (without `--`).
 pub fn by_long(name: &str) -> Option<&'static OptionSpec> {
@@ -375,6 +377,7 @@ mod tests {
                 "pidfile",
                 "foreground",
                 "table",
+                "no-fallback",
                 "interface",
                 "listen-tcp",
                 "listen-udp",
@@ -391,6 +394,8 @@ mod tests {
                 "num-threads",
                 "delete-delay",
                 "flow-table",
+                "dataplane",
+                "xdp-interface",
             ]
         );
     }
@@ -398,7 +403,7 @@ mod tests {
     #[test]
     fn extensions_are_rtpbolt_only() {
         let ext: Vec<&str> = OPTIONS[EXTENSIONS_FROM..].iter().map(|s| s.long).collect();
-        assert_eq!(ext, ["flow-table"]);
+        assert_eq!(ext, ["flow-table", "dataplane", "xdp-interface"]);
         assert_eq!(OPTIONS[EXTENSIONS_FROM - 1].long, "janus-secret");
     }
 

@@ -25,6 +25,8 @@ pub enum RunError {
     TableFile { path: PathBuf, source: TableError },
     #[error("data plane: {0}")]
     Backend(#[from] dataplane::BackendError),
+    #[error(transparent)]
+    NoFallback(#[from] super::fast_path::NoFallback),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -97,11 +99,12 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         tracing::warn!("RTPBOLT_SOCKETS_IO={io_env:?} is not auto, uring or epoll; using auto");
         SocketsIo::Auto
     });
+    let punt: Arc<dyn PuntSink> = Arc::new(ChannelPunt(punt_tx));
     let backend = Arc::new(SocketsBackend::start_with(
         table.reader(),
         config.num_threads.max(1),
         true,
-        Arc::new(ChannelPunt(punt_tx)),
+        punt.clone(),
         io,
     )?);
     tracing::info!(
@@ -122,6 +125,11 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         SystemTime::now(),
     );
     log_orphans(&mut registry, config.timeout);
+    // After the orphans: their entries are steered too.
+    let af_xdp = super::fast_path::start(&config, table.reader(), punt)?;
+    if let Some(x) = &af_xdp {
+        registry.set_steering(Box::new(super::fast_path::XdpSteering(x.clone())));
+    }
     let control = Arc::new(Mutex::new(Control::new(registry)));
     let svc = Arc::new(NgService {
         control: control.clone(),

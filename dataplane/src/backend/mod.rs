@@ -3,6 +3,7 @@
 //! A backend only moves packets between the wire and a [`crate::Batch`]; policy is in
 //! [`crate::process`].
 
+pub mod af_xdp;
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
 pub mod udp;

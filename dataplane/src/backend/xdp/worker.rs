@@ -38,6 +38,10 @@ const IDLE_WAIT_MS: i32 = 10;
 /// Busy loops between publishing counters (also published whenever idle).
 const PUBLISH_EVERY: u32 = 64;
 
+/// Busy loops between reading the kernel's socket counters (a system call; also read
+/// when idle, at most once per idle wait).
+pub const KERNEL_STATS_EVERY: u32 = 4096;
+
 /// A worker's settings.
 #[derive(Clone, Debug)]
 pub struct XskWorkerConfig {
@@ -85,9 +89,41 @@ macro_rules! published_xsk {
             /// The packet function's counters.
             pub frame: PublishedCounters,
             $($f: AtomicU64,)*
+            kernel_rx_dropped: AtomicU64,
+            kernel_rx_invalid_descs: AtomicU64,
+            kernel_tx_invalid_descs: AtomicU64,
+            kernel_rx_ring_full: AtomicU64,
+            kernel_rx_fill_ring_empty_descs: AtomicU64,
+            kernel_tx_ring_empty_descs: AtomicU64,
         }
 
         impl PublishedXsk {
+            fn publish_kernel(&self, k: &XskStatistics) {
+                self.kernel_rx_dropped.store(k.rx_dropped, Ordering::Relaxed);
+                self.kernel_rx_invalid_descs.store(k.rx_invalid_descs, Ordering::Relaxed);
+                self.kernel_tx_invalid_descs.store(k.tx_invalid_descs, Ordering::Relaxed);
+                self.kernel_rx_ring_full.store(k.rx_ring_full, Ordering::Relaxed);
+                self.kernel_rx_fill_ring_empty_descs
+                    .store(k.rx_fill_ring_empty_descs, Ordering::Relaxed);
+                self.kernel_tx_ring_empty_descs.store(k.tx_ring_empty_descs, Ordering::Relaxed);
+            }
+
+            /// The kernel's counters for the socket as last published (they are read
+            /// with a system call, so only when idle and every
+            /// [`KERNEL_STATS_EVERY`] busy loops).
+            pub fn kernel(&self) -> XskStatistics {
+                XskStatistics {
+                    rx_dropped: self.kernel_rx_dropped.load(Ordering::Relaxed),
+                    rx_invalid_descs: self.kernel_rx_invalid_descs.load(Ordering::Relaxed),
+                    tx_invalid_descs: self.kernel_tx_invalid_descs.load(Ordering::Relaxed),
+                    rx_ring_full: self.kernel_rx_ring_full.load(Ordering::Relaxed),
+                    rx_fill_ring_empty_descs: self
+                        .kernel_rx_fill_ring_empty_descs
+                        .load(Ordering::Relaxed),
+                    tx_ring_empty_descs: self.kernel_tx_ring_empty_descs.load(Ordering::Relaxed),
+                }
+            }
+
             fn publish(&self, x: &XskCounters, f: &WorkerCounters) {
                 self.frame.publish(f);
                 $(self.$f.store(x.$f, Ordering::Relaxed);)*
@@ -202,6 +238,16 @@ impl XskWorker {
                 idle = idle.saturating_add(1);
             }
             published.publish(&self.counters, &self.frame_counters);
+            let kernel_due = match idle {
+                0 => self.loops.is_multiple_of(KERNEL_STATS_EVERY),
+                1 => true,
+                n => n.is_multiple_of(IDLE_POLLS),
+            };
+            if kernel_due {
+                if let Ok(k) = self.sock.statistics() {
+                    published.publish_kernel(&k);
+                }
+            }
             if !self.busy_poll && idle >= IDLE_POLLS {
                 // An error here (the interface went away) shows as no traffic; `stop`
                 // ends the loop.
@@ -209,6 +255,9 @@ impl XskWorker {
             }
         }
         published.publish(&self.counters, &self.frame_counters);
+        if let Ok(k) = self.sock.statistics() {
+            published.publish_kernel(&k);
+        }
     }
 
     /// Recycles completed transmissions, refills the fill ring, and handles one RX batch.
