@@ -31,6 +31,10 @@ use shared_tables::{FlowAction, FlowKey, FlowTable, SrcMismatch};
 
 const A: &str = "10.79.0.2:5004";
 const B: &str = "10.79.0.3:5006";
+const A6: &str = "[fd00:79::2]:5004";
+const B6: &str = "[fd00:79::3]:5006";
+const LEG_A6: &str = "[fd00:79::1]:30004";
+const LEG_B6: &str = "[fd00:79::1]:30006";
 const LEG_A: &str = "10.79.0.1:30000";
 const LEG_B: &str = "10.79.0.1:30002";
 const PACKETS: usize = 50;
@@ -80,7 +84,7 @@ fn rtp(seq: u16) -> Vec<u8> {
 fn recv_n(s: &UdpSocket, n: usize) -> Vec<(Vec<u8>, SocketAddr)> {
     let deadline = Instant::now() + Duration::from_secs(3);
     let mut got = Vec::new();
-    let mut buf = [0u8; 2048];
+    let mut buf = [0u8; 4096];
     while got.len() < n && Instant::now() < deadline {
         s.set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
@@ -160,8 +164,15 @@ fn table_hits_go_through_the_socket_and_the_rest_to_the_kernel() {
     writer
         .upsert(FlowKey::new(sa(LEG_B)), &flow(A, LEG_A, B, 2))
         .unwrap();
-    prog.insert_flow(sa(LEG_A)).unwrap();
-    prog.insert_flow(sa(LEG_B)).unwrap();
+    writer
+        .upsert(FlowKey::new(sa(LEG_A6)), &flow(B6, LEG_B6, A6, 3))
+        .unwrap();
+    writer
+        .upsert(FlowKey::new(sa(LEG_B6)), &flow(A6, LEG_A6, B6, 4))
+        .unwrap();
+    for leg in [LEG_A, LEG_B, LEG_A6, LEG_B6] {
+        prog.insert_flow(sa(leg)).unwrap();
+    }
     assert!(prog.has_flow(sa(LEG_A)));
 
     let punts = Arc::new(Punts::default());
@@ -178,7 +189,7 @@ fn table_hits_go_through_the_socket_and_the_rest_to_the_kernel() {
     );
     // Both phones sit behind the peer's one veth MAC (the kernel's neighbour table would
     // say so; reading it is the control plane's job, not yet wired).
-    for peer in [A, B] {
+    for peer in [A, B, A6, B6] {
         worker.learn_neighbour(sa(peer).ip(), PEER_MAC);
     }
     let stop = Arc::new(AtomicBool::new(false));
@@ -195,9 +206,12 @@ fn table_hits_go_through_the_socket_and_the_rest_to_the_kernel() {
         }),
     };
 
-    let (a, b) = w
+    let (a, b, a6, b6) = w
         .peer
-        .run(|| (UdpSocket::bind(A).unwrap(), UdpSocket::bind(B).unwrap()))
+        .run(|| {
+            let bind = |s: &str| UdpSocket::bind(s).unwrap();
+            (bind(A), bind(B), bind(A6), bind(B6))
+        })
         .unwrap();
 
     // A → relay → B
@@ -243,6 +257,33 @@ fn table_hits_go_through_the_socket_and_the_rest_to_the_kernel() {
     );
     assert_eq!((e1.packets, e2.packets), (PACKETS as u64, PACKETS as u64));
 
+    // IPv6, both ways.
+    for seq in 0..PACKETS {
+        a6.send_to(&rtp(2000 + seq as u16), LEG_A6).unwrap();
+    }
+    let got = recv_n(&b6, PACKETS);
+    assert_eq!(got.len(), PACKETS, "B6 received {} of {PACKETS}", got.len());
+    assert!(got.iter().all(|(_, from)| *from == sa(LEG_B6)));
+    b6.send_to(&rtp(3000), LEG_B6).unwrap();
+    assert_eq!(recv_n(&a6, 1), [(rtp(3000), sa(LEG_A6))]);
+    let forwarded = forwarded + PACKETS as u64 + 1;
+    wait_until("IPv6 counters", || {
+        running.published.load().tx_completed >= forwarded
+    });
+    assert_eq!(prog.stats().unwrap().redirected, forwarded);
+
+    // An IP fragment is the kernel's even to a steered port: it reassembles the
+    // datagram and the port's kernel socket gets it.
+    let big = vec![0x80u8; 3000];
+    a.send_to(&big, LEG_A).unwrap();
+    kernel_a.set_nonblocking(false).unwrap();
+    let got = recv_n(&kernel_a, 1);
+    assert!(
+        got.len() == 1 && got[0] == (big, sa(A)),
+        "the fragmented datagram did not reach the kernel socket whole"
+    );
+    assert_eq!(prog.stats().unwrap().redirected, forwarded);
+
     // Not in the map: UDP to another port, and ping (ARP already did, or A's first
     // packet would not have left the peer).
     a.send_to(b"not media", (RELAY_IP, 40000)).unwrap();
@@ -259,7 +300,6 @@ fn table_hits_go_through_the_socket_and_the_rest_to_the_kernel() {
     prog.remove_flow(sa(LEG_A)).unwrap();
     writer.remove(&FlowKey::new(sa(LEG_A)));
     assert!(!prog.has_flow(sa(LEG_A)));
-    kernel_a.set_nonblocking(false).unwrap();
     a.send_to(&rtp(7), LEG_A).unwrap();
     let got = recv_n(&kernel_a, 1);
     assert_eq!(
@@ -274,6 +314,7 @@ fn table_hits_go_through_the_socket_and_the_rest_to_the_kernel() {
 
     let worker = running.stop().unwrap();
     assert_eq!(worker.counters().rx, forwarded);
+    assert_eq!(worker.frame_counters().forwarded, forwarded);
     let st = worker.statistics().unwrap();
     eprintln!("XDP_STATISTICS: {st:?}");
     assert_eq!(

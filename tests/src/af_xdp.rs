@@ -24,7 +24,8 @@ pub fn prerequisites() -> bool {
 }
 
 /// The AF_XDP tests' wire: a veth pair between two network namespaces this process
-/// creates, the phones' (`peer`, 10.79.0.2 and .3) and the relay's (`relay`, 10.79.0.1).
+/// creates, the phones' (`peer`, 10.79.0.2 and .3, fd00:79::2 and ::3) and the relay's
+/// (`relay`, 10.79.0.1, fd00:79::1).
 /// Dropping it deletes both namespaces, and with them the pair and any XDP program
 /// attached to it.
 ///
@@ -46,6 +47,10 @@ pub const PEER_MAC: [u8; 6] = [0x02, 0x79, 0, 0, 0, 2];
 pub const RELAY_IP: &str = "10.79.0.1";
 /// The phones' addresses.
 pub const PHONE_IPS: [&str; 2] = ["10.79.0.2", "10.79.0.3"];
+/// The relay's IPv6 address.
+pub const RELAY_IP6: &str = "fd00:79::1";
+/// The phones' IPv6 addresses.
+pub const PHONE_IP6S: [&str; 2] = ["fd00:79::2", "fd00:79::3"];
 
 fn mac_str(m: [u8; 6]) -> String {
     m.iter()
@@ -85,6 +90,18 @@ impl VethPair {
             peer.ip(&["addr", "add", &format!("{a}/24"), "dev", &peer_if])?;
         }
         relay.ip(&["addr", "add", &format!("{RELAY_IP}/24"), "dev", &relay_if])?;
+        // No duplicate address detection: the addresses are usable at once.
+        for a in PHONE_IP6S {
+            peer.ip(&["addr", "add", &format!("{a}/64"), "dev", &peer_if, "nodad"])?;
+        }
+        relay.ip(&[
+            "addr",
+            "add",
+            &format!("{RELAY_IP6}/64"),
+            "dev",
+            &relay_if,
+            "nodad",
+        ])?;
         peer.ip(&["link", "set", &peer_if, "up"])?;
         relay.ip(&["link", "set", &relay_if, "up"])?;
         let out = peer
