@@ -155,6 +155,7 @@ mod imp {
     use std::thread::JoinHandle;
 
     use super::*;
+    use crate::backend::neighbours::{neighbour_mesh, read_arp_cache, KernelFeed};
     use crate::backend::xdp::{
         if_index, BindMode, PublishedXsk, RingSizes, Umem, XdpProgram, XskSocket, XskWorker,
         XskWorkerConfig,
@@ -163,6 +164,9 @@ mod imp {
     /// Each 4 KiB: the whole frame plus the kernel's 256 bytes of XDP headroom.
     const FRAME_SIZE: u32 = 4096;
     const RING: u32 = 2048;
+
+    /// How often the kernel's ARP cache is read for the workers.
+    const KERNEL_NEIGHBOURS_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
     struct Queue {
         published: Arc<PublishedXsk>,
@@ -174,6 +178,8 @@ mod imp {
         // Map updates come from the control plane's thread; the program is not Sync.
         program: Mutex<XdpProgram>,
         queues: Vec<Queue>,
+        /// Feeds the kernel's neighbours to the workers.
+        feeder: Option<JoinHandle<()>>,
         stop: Arc<AtomicBool>,
         zero_copy: bool,
     }
@@ -241,14 +247,20 @@ mod imp {
             };
             let stop = Arc::new(AtomicBool::new(false));
             let mut queues = Vec::new();
+            let nqueues = rx_queues(iface);
+            let (links, inboxes) = neighbour_mesh(nqueues as usize);
+            let mut links = links.into_iter();
             let mut start_queues = || -> Result<bool, AfXdpError> {
                 let mut zero_copy = true;
-                for q in 0..rx_queues(iface) {
+                for q in 0..nqueues {
                     let umem = Umem::new(cfg.frames_per_queue, FRAME_SIZE)?;
                     let sock = XskSocket::bind(umem, ifindex, q, sizes, BindMode::Auto)?;
                     program.register_socket(q, &sock)?;
                     zero_copy &= sock.zero_copy();
                     let mut worker = XskWorker::new(sock, table.clone(), punt.clone(), &worker_cfg);
+                    if let Some(l) = links.next() {
+                        worker = worker.with_neighbour_links(l);
+                    }
                     let published = Arc::new(PublishedXsk::default());
                     let (stop, p) = (stop.clone(), published.clone());
                     let thread = std::thread::Builder::new()
@@ -267,11 +279,19 @@ mod imp {
                 interface: iface.into(),
                 program: Mutex::new(program),
                 queues,
+                feeder: None,
                 stop,
                 zero_copy: false,
             };
             // On error, dropping `running` stops the workers already started.
             running.zero_copy = started?;
+            let (stop, iface) = (running.stop.clone(), running.interface.clone());
+            running.feeder = Some(
+                std::thread::Builder::new()
+                    .name(format!("xsk-{iface}-arp"))
+                    .spawn(move || feed_kernel_neighbours(&iface, &inboxes, &stop))
+                    .map_err(AfXdpError::Thread)?,
+            );
             Ok(running)
         }
 
@@ -329,13 +349,35 @@ mod imp {
         }
     }
 
+    /// Sends the kernel's ARP cache for `iface` to the workers until `stop`: the kernel
+    /// answers the phones' ARP requests and so knows their MACs before the workers see a
+    /// frame from them.
+    fn feed_kernel_neighbours(
+        iface: &str,
+        inboxes: &[std::sync::mpsc::SyncSender<crate::backend::neighbours::NeighbourUpdate>],
+        stop: &AtomicBool,
+    ) {
+        let mut feed = KernelFeed::default();
+        let tick = std::time::Duration::from_millis(50);
+        let mut waited = KERNEL_NEIGHBOURS_EVERY;
+        while !stop.load(Ordering::Relaxed) {
+            if waited >= KERNEL_NEIGHBOURS_EVERY {
+                waited = std::time::Duration::ZERO;
+                if let Ok(cache) = read_arp_cache(iface) {
+                    feed.feed(&cache, inboxes);
+                }
+            }
+            std::thread::sleep(tick);
+            waited += tick;
+        }
+    }
+
     impl Drop for Running {
         fn drop(&mut self) {
             self.stop.store(true, Ordering::Relaxed);
-            for q in &mut self.queues {
-                if let Some(t) = q.thread.take() {
-                    let _ = t.join();
-                }
+            let threads = self.queues.iter_mut().filter_map(|q| q.thread.take());
+            for t in threads.chain(self.feeder.take()) {
+                let _ = t.join();
             }
         }
     }

@@ -6,6 +6,8 @@
 pub mod af_xdp;
 #[cfg(feature = "dpdk")]
 pub mod dpdk;
+#[cfg(any(feature = "dpdk", feature = "af-xdp"))]
+pub mod neighbours;
 pub mod udp;
 #[cfg(feature = "af-xdp")]
 pub mod xdp;

@@ -5,7 +5,8 @@
 //!   [`Queue`], [`Mbuf`], [`Burst`]); nothing else here is `unsafe`.
 //! - [`worker`] is one worker's loop: NIC rx burst → [`crate::frame`]'s packet function →
 //!   NIC tx (Transmit) or TAP tx (Kernel); TAP rx → NIC tx unchanged.
-//! - [`neighbours`] seeds the workers' neighbour tables from the kernel's ARP cache.
+//! - [`neighbours`] (shared with AF_XDP) seeds the workers' neighbour tables from the
+//!   kernel's ARP cache and from each other.
 //! - [`stats`] holds per-worker counters (written by their worker only, published once per
 //!   burst) and their JSON rendering for the stats file.
 //!
@@ -14,7 +15,8 @@
 //! table hit; the control plane needs no DPDK code.
 
 pub mod ffi;
-pub mod neighbours;
+/// Shared with the AF_XDP backend; kept here too, where the DPDK code found it.
+pub use super::neighbours;
 pub mod stats;
 pub mod worker;
 

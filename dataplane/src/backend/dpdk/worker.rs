@@ -129,31 +129,17 @@ impl<'p> Worker<'p> {
         published.publish(&self.counters, &self.frame_counters);
     }
 
-    /// Learns what the other workers and the kernel feed sent (an empty inbox costs one
-    /// atomic load).
+    /// Learns what the other workers and the kernel feed sent.
     fn learn_fed_neighbours(&mut self) {
-        let Some(links) = &self.neighbour_links else {
-            return;
-        };
-        let mut now = None;
-        while let Ok((ip, mac)) = links.inbox.try_recv() {
-            let now = *now.get_or_insert_with(monotonic_now);
-            self.processor.learn_neighbour(ip, mac, now);
+        if let Some(links) = &self.neighbour_links {
+            links.learn_into(&mut self.processor);
         }
     }
 
-    /// Hands what this burst taught the frame function to the other workers. Called once
-    /// per burst, as often as [`FrameProcessor::drain_learned`] asks; nothing to send is
-    /// the usual case and costs a length check.
+    /// Hands what this burst taught the frame function to the other workers.
     fn share_learned_neighbours(&mut self) {
-        let Some(links) = &self.neighbour_links else {
-            return;
-        };
-        for update in self.processor.drain_learned() {
-            for peer in &links.peers {
-                // A full inbox drops the update; the peer's next frame teaches it again.
-                let _ = peer.try_send(update);
-            }
+        if let Some(links) = &self.neighbour_links {
+            links.share_from(&mut self.processor);
         }
     }
 

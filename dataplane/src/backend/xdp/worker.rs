@@ -22,6 +22,7 @@ use std::sync::Arc;
 use shared_tables::{monotonic_now, TableReader};
 
 use super::ffi::{Desc, XskSocket, XskStatistics};
+use crate::backend::neighbours::NeighbourLinks;
 use crate::backend::{PuntSink, PuntedPacket};
 use crate::counters::{PublishedCounters, WorkerCounters};
 use crate::frame::{parse, Frame, FrameConfig, FrameProcessor, FrameVerdict, ParsedFrame};
@@ -161,6 +162,7 @@ pub struct XskWorker {
     counters: XskCounters,
     frame_counters: WorkerCounters,
     busy_poll: bool,
+    neighbour_links: Option<NeighbourLinks>,
     loops: u32,
 }
 
@@ -192,10 +194,18 @@ impl XskWorker {
             counters: XskCounters::default(),
             frame_counters: WorkerCounters::default(),
             busy_poll: cfg.busy_poll,
+            neighbour_links: None,
             loops: 0,
         };
         w.refill();
         w
+    }
+
+    /// Shares learned neighbours with the other workers and takes theirs and the
+    /// kernel's (see [`crate::backend::neighbours`]).
+    pub fn with_neighbour_links(mut self, links: NeighbourLinks) -> Self {
+        self.neighbour_links = Some(links);
+        self
     }
 
     /// Teaches the frame function a next hop (from the kernel's neighbour table, another
@@ -238,6 +248,9 @@ impl XskWorker {
                 idle = idle.saturating_add(1);
             }
             published.publish(&self.counters, &self.frame_counters);
+            if let Some(links) = &self.neighbour_links {
+                links.learn_into(&mut self.processor);
+            }
             let kernel_due = match idle {
                 0 => self.loops.is_multiple_of(KERNEL_STATS_EVERY),
                 1 => true,
@@ -269,6 +282,9 @@ impl XskWorker {
         let n = self.handle_rx_batch(monotonic_now());
         if n > 0 {
             self.counters.batches += 1;
+            if let Some(links) = &self.neighbour_links {
+                links.share_from(&mut self.processor);
+            }
         }
         n
     }

@@ -1,16 +1,18 @@
-//! Getting every worker the next-hop MACs it needs.
+//! Getting every worker of a multi-queue frame backend (DPDK, AF_XDP) the next-hop MACs
+//! it needs.
 //!
 //! Each worker's frame function learns MACs only from the frames its own queue receives,
 //! and RSS puts a peer's frames on whichever queue their flow hashes to; so a worker
-//! forwarding to B may never see a frame from B, and would hand B's media to the kernel
-//! for ever. Two sources fill the gaps, both delivered between bursts, never per packet:
+//! forwarding to B may never see a frame from B, and would hand B's media to the control
+//! plane for ever. Two sources fill the gaps, both delivered between bursts, never per
+//! packet:
 //!
 //! - the other workers: what one learns from traffic
 //!   ([`crate::frame::FrameProcessor::drain_learned`]) goes to the others' inboxes;
-//! - the kernel's IPv4 neighbour (ARP) cache on the exception interface, read once a
-//!   second by the main thread: the kernel sees everything not forwarded (ARP above
-//!   all), including peers that never sent a frame the workers could learn from.
-//!   IPv6 neighbours are not in procfs; workers learn those from traffic and each other.
+//! - the kernel's IPv4 neighbour (ARP) cache on the interface, read once a second: the
+//!   kernel sees everything not forwarded (ARP above all), including peers that never
+//!   sent a frame the workers could learn from. IPv6 neighbours are not in procfs;
+//!   workers learn those from traffic and each other.
 //!
 //! Inboxes are bounded channels allocated at start: a full inbox drops the update
 //! (the next frame from that peer or the next kernel read brings it again).
@@ -19,7 +21,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 
-use crate::frame::Mac;
+use shared_tables::monotonic_now;
+
+use crate::frame::{FrameProcessor, Mac};
 
 /// One neighbour for a worker to learn.
 pub type NeighbourUpdate = (IpAddr, Mac);
@@ -33,6 +37,29 @@ pub struct NeighbourLinks {
     pub inbox: Receiver<NeighbourUpdate>,
     /// The other workers' inboxes.
     pub peers: Vec<SyncSender<NeighbourUpdate>>,
+}
+
+impl NeighbourLinks {
+    /// Teaches `processor` what the other workers and the kernel feed sent (an empty
+    /// inbox costs one atomic load). Call between bursts.
+    pub fn learn_into(&self, processor: &mut FrameProcessor) {
+        let mut now = None;
+        while let Ok((ip, mac)) = self.inbox.try_recv() {
+            let now = *now.get_or_insert_with(monotonic_now);
+            processor.learn_neighbour(ip, mac, now);
+        }
+    }
+
+    /// Hands what the last burst taught `processor` to the other workers; nothing to
+    /// send, the usual case, costs a length check. Call once per burst.
+    pub fn share_from(&self, processor: &mut FrameProcessor) {
+        for update in processor.drain_learned() {
+            for peer in &self.peers {
+                // A full inbox drops the update; the peer's next frame teaches it again.
+                let _ = peer.try_send(update);
+            }
+        }
+    }
 }
 
 /// Links for `workers` workers, and senders to every inbox for the kernel feed.
