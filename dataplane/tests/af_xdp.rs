@@ -1,19 +1,21 @@
 //! The AF_XDP backend on a real veth pair between two network namespaces this test
-//! creates:
+//! creates (`rtpbolt_tests::af_xdp::VethPair`):
 //!
 //! ```text
 //!  peer namespace                          relay namespace
 //!  ┌───────────────────────────┐ veth ┌──────────────────────────────────────────┐
-//!  │ A 10.79.0.2:5004          │◄────►│ 10.79.0.1, XDP program (flows map hits → │
-//!  │ B 10.79.0.3:5006          │      │ XSK of queue 0, rest → kernel)           │
-//!  └───────────────────────────┘      └──────────────────────────────────────────┘
+//!  │ A 10.79.0.2, fd00:79::2   │◄────►│ 10.79.0.1, fd00:79::1; XDP program       │
+//!  │ B 10.79.0.3, fd00:79::3   │      │ (flow-map hits → XSK of queue 0, rest →  │
+//!  └───────────────────────────┘      │ kernel), XskWorker in this process       │
+//!                                     └──────────────────────────────────────────┘
 //! ```
 //!
-//! A call's two flows are in the flow table and the XDP flow map; RTP from A to
-//! 10.79.0.1:30000 reaches B from 10.79.0.1:30002 and back, every packet through the
-//! socket (its counters and the program's say so, and kernel sockets bound on the same
-//! ports receive nothing). ARP, ping and UDP to other ports reach the relay's kernel;
-//! after the flow is removed from the map its packets reach the kernel socket again.
+//! A call's flows (IPv4 and IPv6) are in the flow table and the XDP flow map; RTP from A
+//! reaches B from the relay's other port and back, every packet through the socket (its
+//! counters and the program's say so, and a kernel socket bound on the same port receives
+//! nothing). STUN to a steered port is handed to the punt sink; an IP fragment to it, UDP
+//! to other ports, ARP and ping reach the relay's kernel; after the flow is removed from
+//! the map its packets reach the kernel socket again.
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -272,6 +274,20 @@ fn table_hits_go_through_the_socket_and_the_rest_to_the_kernel() {
     });
     assert_eq!(prog.stats().unwrap().redirected, forwarded);
 
+    // STUN to a steered port reaches the socket, and the packet function hands it to
+    // the control plane (in-process: the punt sink).
+    let stun = [
+        0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+    ];
+    a.send_to(&stun, LEG_A).unwrap();
+    wait_until("the STUN request punted", || {
+        !punts.0.lock().unwrap().is_empty()
+    });
+    let p = punts.0.lock().unwrap()[0].clone();
+    assert_eq!((p.local, p.src, p.data), (sa(LEG_A), sa(A), stun.to_vec()));
+    let redirected = forwarded + 1;
+    assert_eq!(prog.stats().unwrap().redirected, redirected);
+
     // An IP fragment is the kernel's even to a steered port: it reassembles the
     // datagram and the port's kernel socket gets it.
     let big = vec![0x80u8; 3000];
@@ -282,7 +298,7 @@ fn table_hits_go_through_the_socket_and_the_rest_to_the_kernel() {
         got.len() == 1 && got[0] == (big, sa(A)),
         "the fragmented datagram did not reach the kernel socket whole"
     );
-    assert_eq!(prog.stats().unwrap().redirected, forwarded);
+    assert_eq!(prog.stats().unwrap().redirected, redirected);
 
     // Not in the map: UDP to another port, and ping (ARP already did, or A's first
     // packet would not have left the peer).
@@ -309,11 +325,12 @@ fn table_hits_go_through_the_socket_and_the_rest_to_the_kernel() {
     );
     assert_eq!(got[0], (rtp(7), sa(A)));
     let after = prog.stats().unwrap();
-    assert_eq!(after.redirected, forwarded, "redirected after removal");
+    assert_eq!(after.redirected, redirected, "redirected after removal");
     assert!(after.passed > s.passed);
 
     let worker = running.stop().unwrap();
-    assert_eq!(worker.counters().rx, forwarded);
+    assert_eq!(worker.counters().rx, redirected);
+    assert_eq!(worker.counters().punted, 1);
     assert_eq!(worker.frame_counters().forwarded, forwarded);
     let st = worker.statistics().unwrap();
     eprintln!("XDP_STATISTICS: {st:?}");

@@ -717,3 +717,38 @@ impl AsRawFd for XskSocket {
         self.fd.as_raw_fd()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn umem_lends_each_chunk_once_per_call_and_nothing_outside() {
+        let mut u = Umem::new(4, 2048).unwrap();
+        assert_eq!(
+            (u.chunk_of(2048 + 256), u.chunk_of(4 * 2048)),
+            (Some(2048), None)
+        );
+        let addrs = [256, 2048 + 300, 300, 8192, 3 * 2048];
+        let mut out: [Option<&mut [u8]>; 5] = Default::default();
+        u.lend(&addrs, &mut out);
+        let lent: Vec<Option<usize>> = out.iter().map(|b| b.as_ref().map(|b| b.len())).collect();
+        // 300 is in chunk 0 again, 8192 is past the end.
+        assert_eq!(lent, [Some(2048), Some(2048), None, None, Some(2048)]);
+        let [Some(a), Some(b), None, None, Some(_)] = &mut out else {
+            panic!("unexpected lending {lent:?}");
+        };
+        a[256] = 1;
+        b[300] = 2;
+        // Each call is a new round: the same chunk may be lent again.
+        let mut again: [Option<&mut [u8]>; 1] = Default::default();
+        u.lend(&[2048], &mut again);
+        assert_eq!(again[0].as_ref().map(|c| c[300]), Some(2));
+    }
+
+    #[test]
+    fn umem_refuses_odd_frame_sizes() {
+        assert!(Umem::new(4, 3000).is_err());
+        assert!(Umem::new(0, 4096).is_err());
+    }
+}
