@@ -1,6 +1,6 @@
 //! Prerequisites of the AF_XDP tests: root (XDP attach, AF_XDP sockets, network
-//! namespaces), `ip`, `ethtool` and `ping`. They must run, not skip, under CI and
-//! with `RTPBOLT_REQUIRE_AF_XDP` set.
+//! namespaces), `ip`, `ethtool`, `ping` and `python3` (a packet socket sends raw
+//! frames). They must run, not skip, under CI and with `RTPBOLT_REQUIRE_AF_XDP` set.
 
 use crate::netns::{ip, NetNs};
 use crate::prereq::{env_flag, missing_tool, run_or_skip};
@@ -15,7 +15,7 @@ pub fn missing_prerequisite() -> Option<String> {
     if !rustix::process::geteuid().is_root() {
         return Some("not root (XDP, AF_XDP and network namespaces need it)".into());
     }
-    missing_tool(&["ip", "ethtool", "ping"])
+    missing_tool(&["ip", "ethtool", "ping", "python3"])
 }
 
 /// `true` if an AF_XDP test should run; panics when it must but cannot.
