@@ -59,6 +59,8 @@ pub struct Kamailio {
     child: Child,
     pub listen: SocketAddr,
     log_path: PathBuf,
+    /// The network namespace it runs in (`ip netns add` name), if not ours.
+    netns: Option<String>,
 }
 
 impl Kamailio {
@@ -67,8 +69,11 @@ impl Kamailio {
     ///
     /// `listen` is its SIP socket, `ng` the relay's control socket, `uas`
     /// where every initial INVITE is routed; `defines` are the template's
-    /// pre-processor defines to set (its header lists them).
-    pub fn start(
+    /// pre-processor defines to set (its header lists them). It runs inside network
+    /// namespace `netns` if given (`ip netns exec`, which execs Kamailio: the PID and
+    /// process group stay its own), else in ours.
+    pub fn start_in(
+        netns: Option<&str>,
         dir: &Path,
         template: &str,
         defines: &[&str],
@@ -91,7 +96,15 @@ impl Kamailio {
         std::fs::create_dir_all(&run_dir)?;
         let log_path = dir.join("kamailio.log");
         let log = std::fs::File::create(&log_path)?;
-        let child = Command::new(program)
+        let mut cmd = match netns {
+            None => Command::new(program),
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns]).arg(program);
+                c
+            }
+        };
+        let child = cmd
             // -DD: stay in the foreground so the PID we hold is the main
             // process; -E: log to stderr (our file) instead of syslog; -Y: its
             // own runtime dir, not the system one under /run; small shm/pkg
@@ -115,6 +128,7 @@ impl Kamailio {
             child,
             listen,
             log_path,
+            netns: netns.map(String::from),
         };
         k.wait_ready(Duration::from_secs(10));
         Ok(k)
@@ -128,7 +142,12 @@ impl Kamailio {
         } else {
             "[::1]:0".parse().expect("addr")
         };
-        let sock = UdpSocket::bind(bind).expect("bind probe socket");
+        // Inside Kamailio's namespace, where its address is reachable.
+        let sock = match &self.netns {
+            None => UdpSocket::bind(bind),
+            Some(ns) => crate::netns::run_in(ns, move || UdpSocket::bind(bind)).and_then(|r| r),
+        }
+        .expect("bind probe socket");
         sock.set_read_timeout(Some(Duration::from_millis(200)))
             .expect("timeout");
         let me = sock.local_addr().expect("local addr");

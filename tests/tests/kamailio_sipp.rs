@@ -13,7 +13,9 @@
 //!   address in its own SDP, every packet exactly as the other leg sent it,
 //!   and nothing else.
 //!
-//! The same runs over IPv6, and against Debian's rtpengine to prove the test.
+//! The same runs over IPv6, and against Debian's rtpengine to prove the test; and,
+//! for rtpbolt, through its DPDK data plane and (feature `af-xdp`) its AF_XDP data
+//! plane on a veth pair, where a fifth of the packets at least must take that path.
 //!
 //! In the SRTP variant the caller is an SDES phone: it offers RTP/SAVP with an
 //! AES_CM_128_HMAC_SHA1_80 key of its own, and Kamailio asks the relay for
@@ -32,15 +34,16 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use rtpbolt_tests::af_xdp;
 use rtpbolt_tests::bencode::{dict, Bencode};
 use rtpbolt_tests::capture::{
     rtp_ssrc_seq, stream_packet, LegReport, MediaEndpoints, MediaReport, Notice, Side, StreamSpec,
 };
-use rtpbolt_tests::daemon::rtpengine_available;
+use rtpbolt_tests::daemon::{rtpengine_available, Placement};
 use rtpbolt_tests::dpdk::DpdkRelay;
 use rtpbolt_tests::kamailio::{require_program, tail, Kamailio, PROXY_CFG};
 use rtpbolt_tests::libsrtp::{fresh_key, LibSrtp};
-use rtpbolt_tests::netns::NetNs;
+use rtpbolt_tests::netns::{self, NetNs};
 use rtpbolt_tests::sipp::{scenario, write_injection_file, write_injection_rows, Sipp};
 use rtpbolt_tests::{Daemon, DaemonKind};
 
@@ -115,6 +118,10 @@ enum Family {
     /// IPv4 through `rtpbolt-dataplane` on a `net_tap` NIC, the phones and
     /// sipps in a network namespace behind it (`rtpbolt_tests::dpdk`).
     Dpdk,
+    /// IPv4 through rtpbolt's AF_XDP data plane: rtpbolt and Kamailio in the relay
+    /// namespace of a veth pair, the phones and sipps in the peer namespace
+    /// (`rtpbolt_tests::af_xdp`).
+    AfXdp,
 }
 
 impl Family {
@@ -125,6 +132,7 @@ impl Family {
     fn relay_ip(self, dpdk: Option<&DpdkRelay>) -> IpAddr {
         match (self, dpdk) {
             (Family::Dpdk, Some(d)) => d.relay_ip().into(),
+            (Family::AfXdp, _) => af_xdp::RELAY_IP.parse().expect("ip"),
             (Family::V6, _) => "::1".parse().expect("ip"),
             _ => "127.0.0.5".parse().expect("ip"),
         }
@@ -136,6 +144,7 @@ impl Family {
     fn sip_ip(self, dpdk: Option<&DpdkRelay>) -> IpAddr {
         match (self, dpdk) {
             (Family::Dpdk, Some(d)) => d.ip(2).into(),
+            (Family::AfXdp, _) => af_xdp::PHONE_IPS[0].parse().expect("ip"),
             (Family::V6, _) => "::1".parse().expect("ip"),
             _ => "127.0.0.1".parse().expect("ip"),
         }
@@ -143,7 +152,8 @@ impl Family {
 
     fn load(self) -> Load {
         match self {
-            Family::Dpdk => THROUGH_DPDK,
+            // The same share of each stream after the learning window.
+            Family::Dpdk | Family::AfXdp => THROUGH_DPDK,
             _ => LOOPBACK,
         }
     }
@@ -190,6 +200,15 @@ fn kamailio_sipp_dpdk_rtpbolt() {
         return;
     }
     run(DaemonKind::Rtpbolt, Family::Dpdk, Caller::Rtp);
+}
+
+#[cfg(feature = "af-xdp")]
+#[test]
+fn kamailio_sipp_af_xdp_rtpbolt() {
+    if !af_xdp::prerequisites() {
+        return;
+    }
+    run(DaemonKind::Rtpbolt, Family::AfXdp, Caller::Rtp);
 }
 
 #[test]
@@ -240,14 +259,36 @@ fn run(kind: DaemonKind, family: Family, caller: Caller) {
     let mut dpdk = (family == Family::Dpdk).then(|| DpdkRelay::start("kamailio"));
     let relay_ip = family.relay_ip(dpdk.as_ref());
     let sip_ip = family.sip_ip(dpdk.as_ref());
-    let table_arg = dpdk
+    let xdp = (family == Family::AfXdp)
+        .then(|| af_xdp::VethPair::create("kam").expect("veth pair for AF_XDP"));
+    let mut extra: Vec<String> = dpdk
         .as_ref()
-        .map(|d| format!("--flow-table={}", d.flow_table.display()));
-    let mut daemon = start_daemon(kind, relay_ip, table_arg.as_deref());
+        .map(|d| format!("--flow-table={}", d.flow_table.display()))
+        .into_iter()
+        .collect();
+    let mut placement = Placement::default();
+    if let Some(w) = &xdp {
+        extra.extend([
+            "--table=0".to_string(),
+            "--dataplane=af-xdp".to_string(),
+            format!("--xdp-interface={}", w.relay_if),
+            "--no-fallback".to_string(),
+        ]);
+        placement = Placement {
+            netns: Some(w.relay.name().into()),
+            ng_ip: Some(relay_ip),
+            client_netns: Some(w.relay.name().into()),
+        };
+    }
+    let mut daemon = start_daemon(kind, relay_ip, &extra, placement);
     if let Some(d) = dpdk.as_mut() {
         d.wire_up();
     }
-    let ns = dpdk.as_ref().map(|d| &d.ns);
+    let ns = dpdk
+        .as_ref()
+        .map(|d| &d.ns)
+        .or(xdp.as_ref().map(|w| &w.peer));
+    let kamailio_ns = xdp.as_ref().map(|w| w.relay.name().to_string());
     let dir = tempfile::Builder::new()
         .prefix("rtpbolt-e2e-")
         .tempdir()
@@ -256,8 +297,16 @@ fn run(kind: DaemonKind, family: Family, caller: Caller) {
     // SIP ports are picked by the kernel among the free ephemeral ones rather
     // than from the harness's port blocks: other test binaries start daemons
     // in those blocks concurrently.
-    let kamailio_ip = if dpdk.is_some() { relay_ip } else { sip_ip };
-    let kamailio_addr = SocketAddr::new(kamailio_ip, free_udp_port(kamailio_ip));
+    let kamailio_ip = if dpdk.is_some() || xdp.is_some() {
+        relay_ip
+    } else {
+        sip_ip
+    };
+    let kamailio_port = match &kamailio_ns {
+        Some(k) => netns::run_in(k, move || free_udp_port(kamailio_ip)).expect("in namespace"),
+        None => free_udp_port(kamailio_ip),
+    };
+    let kamailio_addr = SocketAddr::new(kamailio_ip, kamailio_port);
     let calls = load.calls;
     let (uas_addr, uac_port, uas_echo, uac_echo, mut media) = inside(ns, move || {
         let uas_addr = SocketAddr::new(sip_ip, free_udp_port(sip_ip));
@@ -286,7 +335,8 @@ fn run(kind: DaemonKind, family: Family, caller: Caller) {
     write_injection_file(&uas_csv, &uas_ports).expect("uas.csv");
     let notify_port = media.notify_port().to_string();
 
-    let mut kamailio = Kamailio::start(
+    let mut kamailio = Kamailio::start_in(
+        kamailio_ns.as_deref(),
         dir.path(),
         PROXY_CFG,
         caller.kamailio_defines(),
@@ -422,6 +472,24 @@ fn run(kind: DaemonKind, family: Family, caller: Caller) {
             failures.push("rtpbolt-dataplane is no longer running".into());
         }
     }
+    if xdp.is_some() {
+        // As with DPDK: what follows each stream's learning window is the AF_XDP
+        // sockets', a fifth of all packets at the least.
+        let sent: u64 = report.legs.iter().map(|l| u64::from(l.sent)).sum();
+        let stats = daemon
+            .client()
+            .request(&dict([("command", Bencode::from("statistics"))]));
+        let tx = stats
+            .path("statistics/afxdpstatistics/txpackets")
+            .and_then(Bencode::int)
+            .unwrap_or(0);
+        forwarded = Some((u64::try_from(tx).unwrap_or(0), sent));
+        if tx.unsigned_abs() * 5 < sent {
+            failures.push(format!(
+                "the AF_XDP data plane sent {tx} of the {sent} RTP packets; {stats:?}"
+            ));
+        }
+    }
     if !daemon.is_running() {
         failures.push(format!("{kind:?} is no longer running"));
     }
@@ -457,7 +525,7 @@ fn run(kind: DaemonKind, family: Family, caller: Caller) {
         load.packets,
         started.elapsed().as_secs_f64(),
         forwarded.map_or(String::new(), |(hits, sent)| format!(
-            "; {hits} of {sent} forwarded by rtpbolt-dataplane"
+            "; {hits} of {sent} forwarded by the kernel-bypass data plane"
         )),
         relayed.map_or(String::new(), |(user, fast)| format!(
             "; relayed {user} by the control plane, {fast} by the fast path"
@@ -534,14 +602,20 @@ fn relayed_packets(daemon: &Daemon) -> (i64, i64) {
 /// binary can land on the same block; rtpengine binds its ng socket with
 /// SO_REUSEADDR, so both daemons then start fine and Kamailio's commands go
 /// to the wrong one. A fresh block is taken until the ng port is ours alone.
-fn start_daemon(kind: DaemonKind, relay_ip: IpAddr, flow_table: Option<&str>) -> Daemon {
+fn start_daemon(
+    kind: DaemonKind,
+    relay_ip: IpAddr,
+    extra: &[String],
+    placement: Placement,
+) -> Daemon {
     for _ in 0..5 {
         // rtpengine keeps a deleted call's ports for 30 s by default; 100
         // calls with 4 ports each would exhaust the block's range before that.
-        let mut extra = vec!["--delete-delay=0"];
-        extra.extend(flow_table);
-        let daemon = Daemon::start(kind, &[&relay_ip.to_string()], &extra);
-        if udp_sockets_on_port(daemon.ng.port()) == 1 {
+        let mut args = vec!["--delete-delay=0"];
+        args.extend(extra.iter().map(String::as_str));
+        let daemon = Daemon::start_placed(kind, &[&relay_ip.to_string()], &args, placement.clone());
+        // In its own namespace nobody else binds its ports.
+        if placement.netns.is_some() || udp_sockets_on_port(daemon.ng.port()) == 1 {
             return daemon;
         }
         eprintln!(
